@@ -1,0 +1,34 @@
+# Two commands: `make run` starts the lab, `make test` runs the tests.
+# Each creates ./.venv on first use and installs the project's pinned requirements into it.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+
+.PHONY: run run-light test bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# A stamp per tier: reinstall when its requirement files change.
+$(VENV)/.light: requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt && touch $@
+$(VENV)/.local: requirements.txt requirements-local.txt | $(PY)
+	$(PY) -m pip install -q -r requirements-local.txt && touch $@
+$(VENV)/.dev: requirements.txt requirements-local.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install -q -r requirements-dev.txt && touch $@
+
+run: $(VENV)/.local
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+run-light: $(VENV)/.light   ## what Community Cloud runs: no torch, local models disabled
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+test: $(VENV)/.dev
+	$(PY) -m pytest
+
+bench: $(VENV)/.dev
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

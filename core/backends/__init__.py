@@ -1,0 +1,1 @@
+"""Backends an Approach runs on: an OpenAI-compatible endpoint, or the embedded local models."""

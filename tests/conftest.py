@@ -1,0 +1,28 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# Before anything imports torch or transformers: no hub access, no OpenMP spin-waiting on 2 shared cores.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A fresh, empty workspace for the test, also seen by pages and the CLI."""
+    ws = tmp_path / "workspace"
+    monkeypatch.setenv("FTLAB_WORKSPACE", str(ws))
+    return ws
+
+
+@pytest.fixture
+def store(workspace):
+    from core.store import Store
+
+    s = Store(workspace / "lab.sqlite3")
+    yield s
+    s.close()

@@ -1,0 +1,48 @@
+from collections import Counter
+
+import pytest
+
+from core import dataset as ds_mod
+from core.dataset import Dataset, Example, stratified_split
+from core.task import Task
+
+
+def _task():
+    return Task.from_labels(["a", "b", "c"])
+
+
+def _examples(n_per=20):
+    return [Example(id=f"{lab}{i}", text=f"text {lab} {i}", label=lab) for lab in "abc" for i in range(n_per)]
+
+
+def test_hash_is_content_based():
+    exs = tuple(stratified_split(_examples()))
+    one = Dataset(name="one", task=_task(), examples=exs)
+    two = Dataset(name="renamed", task=_task(), examples=exs)
+    assert one.hash == two.hash  # the name is not content
+    edited = one.with_examples(exs[:-1])
+    assert edited.hash != one.hash and edited.parent_hash == one.hash
+
+
+def test_stratified_split_is_deterministic_and_balanced():
+    a = stratified_split(_examples(), seed=3)
+    b = stratified_split(_examples(), seed=3)
+    assert [e.split for e in a] == [e.split for e in b]
+    test_counts = Counter(e.label for e in a if e.split == "test")
+    assert set(test_counts) == {"a", "b", "c"} and max(test_counts.values()) - min(test_counts.values()) <= 1
+    assert {e.split for e in a} == {"train", "dev", "test"}
+
+
+def test_save_load_roundtrip_and_prefix(store):
+    ds = Dataset(name="x", task=_task(), examples=tuple(stratified_split(_examples())))
+    h = ds_mod.save(store, ds)
+    assert ds_mod.save(store, ds) == h  # idempotent
+    back = ds_mod.load(store, h[:6])
+    assert back == ds and back.hash == h
+    with pytest.raises(KeyError):
+        ds_mod.load(store, "ffffffff")
+
+
+def test_task_rejects_duplicate_labels():
+    with pytest.raises(ValueError, match="duplicate"):
+        Task.from_labels(["a", "a"])

@@ -44,6 +44,9 @@ class Questionnaire(BaseModel):
     system_prompt_tokens: int = Field(0, ge=0, description="Tokens in the system prompt the prompted approach sends with every call.")
     calls_per_day: float = Field(1_000, ge=0, description="Expected production calls per day.")
     latency_budget_ms: float | None = Field(None, gt=0, description="Per-call latency the product can afford (empty: no constraint).")
+    prompted_latency_ms: float | None = Field(
+        None, gt=0, description="Measured p50 latency of the prompted approach (empty: assume a typical hosted round trip).",
+    )
     quality_gap_points: float | None = Field(
         None, description="Accuracy points the best prompted approach falls short of the target (measured on Evaluate if possible).",
     )
@@ -156,15 +159,27 @@ def _behaviour_triggers(q: Questionnaire) -> list[tuple[str, str]]:
                     f"{q.calls_per_day:,.0f} calls/day (≥ {HIGH_VOLUME_CALLS:,}): per-call savings repay training quickly."))
     if q.small_must_match_large:
         out.append(("ft-distill", "A small model must match a large one: fine-tune (distil) the small model on the large one's labels."))
-    if q.latency_budget_ms is not None and q.latency_budget_ms < HOSTED_LATENCY_MS:
+    if _too_slow_for_hosted(q):
         out.append(("ft-latency",
-                    f"A {q.latency_budget_ms:g} ms latency budget needs a short prompt or a small local model."))
+                    f"A {q.latency_budget_ms:g} ms latency budget is below the prompted approach's "
+                    f"{_hosted_latency(q)}: it needs a short prompt or a small local model."))
     if q.quality_gap_points is not None and q.quality_gap_points >= GAP_POINTS:
         if q.labelled_examples >= GAP_EXAMPLES:
             out.append(("ft-gap",
                         f"The best prompt is {q.quality_gap_points:g} points short (≥ {GAP_POINTS:g}) and there are "
                         f"{q.labelled_examples:,} examples (≥ {GAP_EXAMPLES}) to close the gap with."))
     return out
+
+
+def _too_slow_for_hosted(q: Questionnaire) -> bool:
+    hosted = q.prompted_latency_ms if q.prompted_latency_ms is not None else HOSTED_LATENCY_MS
+    return q.latency_budget_ms is not None and q.latency_budget_ms < hosted
+
+
+def _hosted_latency(q: Questionnaire) -> str:
+    if q.prompted_latency_ms is not None:
+        return f"measured {q.prompted_latency_ms:,.0f} ms"
+    return f"typical ~{HOSTED_LATENCY_MS:g} ms"
 
 
 def decide(q: Questionnaire) -> Decision:
@@ -220,8 +235,8 @@ def decide(q: Questionnaire) -> Decision:
         blockers.append(("hosted-closed", "Hosted fine-tuning is not open to you (OpenAI takes no new jobs from 2027-01-06 and refuses organisations that never fine-tuned)."))
     if q.pii_in_data:
         blockers.append(("pii", "The data holds personal data: train locally, or redact it on the Dataset page before uploading it anywhere."))
-    if q.latency_budget_ms is not None and q.latency_budget_ms < HOSTED_LATENCY_MS:
-        blockers.append(("latency-local", f"A {q.latency_budget_ms:g} ms budget is below a typical hosted round trip (~{HOSTED_LATENCY_MS:g} ms): only a local model fits."))
+    if _too_slow_for_hosted(q):
+        blockers.append(("latency-local", f"A {q.latency_budget_ms:g} ms budget is below the hosted round trip ({_hosted_latency(q)}): only a local model fits."))
     if blockers:
         b.visit("ft_local")
         for rule, text in triggers + blockers:

@@ -76,3 +76,10 @@ def test_flow_dot_highlights_exactly_the_taken_path():
                    for line in dot.splitlines() if "->" in line and "penwidth=3" in line]
     assert highlighted == [f"{s}->{t}" for s, t, _ in EDGES if (s, t) in d.edges_taken()]
     assert "q_hosted->ft_local" in highlighted
+
+
+def test_measured_latency_replaces_the_typical_round_trip():
+    fast_enough = decide(Questionnaire(**{**BASE, "latency_budget_ms": 250, "prompted_latency_ms": 180}))
+    assert fast_enough.path[-1] == "prompt"
+    too_slow = decide(Questionnaire(**{**BASE, "latency_budget_ms": 800, "prompted_latency_ms": 1200}))
+    assert too_slow.path[-1] == "ft_local" and any("measured 1,200 ms" in r for r in too_slow.primary[0].reasons)

@@ -11,6 +11,7 @@ import os
 import streamlit as st
 
 from core import dataset as datasets
+from core import preload
 from core.backends.status import endpoint_status, local_status
 from core.config import load_settings
 from core.store import Store
@@ -18,7 +19,10 @@ from core.store import Store
 
 @st.cache_resource(show_spinner=False)
 def _store(db_path: str) -> Store:
-    return Store(db_path)
+    s = Store(db_path)
+    # A fresh workspace shows real evidence at once: the shipped sample results (local approaches only).
+    preload.ensure_preloaded(s)
+    return s
 
 
 def store() -> Store:

@@ -20,7 +20,7 @@ FIELD = Questionnaire.model_fields  # field descriptions double as help text
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 TODAY = dt.date.today()
 
-st.title("🧭 Decide")
+st.title("Decide")
 st.markdown(
     "Answer a short questionnaire about your task and see which approach to try — prompting, RAG, fine-tuning "
     "or a combination — with the reasons, then drag the call volume to see the day fine-tuning pays back and "
@@ -76,7 +76,7 @@ def _evidence_caption(key: str) -> None:
     """Say which run a number came from, as long as the widget still holds the measured value."""
     measured = st.session_state.get("evidence_sources", {}).get(key)
     if measured is not None and st.session_state.get(key) == round(float(measured.value), 1):
-        st.caption(f"📏 measured: {measured.source}")
+        st.caption(f":material/straighten: measured: {measured.source}")
 
 
 if evidence.filled():
@@ -93,7 +93,7 @@ if evidence.filled():
             } for r in evidence.runs]), hide_index=True)
 else:
     st.info("No evaluation runs in the store yet: the figures below are estimates from the task's prompt and "
-            "examples. Run approaches on **Evaluate** and come back to fill them from measurements.", icon="📏")
+            "examples. Run approaches on **Evaluate** and come back to fill them from measurements.", icon=":material/straighten:")
 
 # --- 1 · the questionnaire -----------------------------------------------------------------------
 
@@ -192,9 +192,9 @@ m3.metric("Training (one-time)", money(comparison.training_cost),
 m4.metric("Break-even", "never" if comparison.break_even_days is None else f"{comparison.break_even_days:,.1f} days",
           help="Days until training plus fine-tuned calls cost no more than prompting.")
 for warning in comparison.warnings:
-    st.warning(warning, icon="⏳")
+    st.warning(warning, icon=":material/schedule:")
 if comparison.retires_before_break_even is False:
-    st.success(f"Pays back on {comparison.break_even_date}, before {model_id} retires on {comparison.retires}.", icon="✅")
+    st.success(f"Pays back on {comparison.break_even_date}, before {model_id} retires on {comparison.retires}.", icon=":material/check_circle:")
 
 # --- 2 · the recommendation (drawn in its place above the economics) -------------------------------
 
@@ -217,7 +217,7 @@ with rec_box:
             for reason, rule in zip(rec.reasons, rec.rules):
                 box.markdown(f"- {reason} `{rule}`")
         for approach, why in decision.not_recommended.items():
-            st.markdown(f"🚫 **Not {approach}**: {why}")
+            st.markdown(f":material/block: **Not {approach}**: {why}")
         if changes in CHANGES_OFTEN and any(r.approach.startswith("fine-tune") for r in decision.recommendations):
             st.caption("The data changes often: budget a re-training per change in the costs below.")
         st.download_button("Download the recommendation (JSON)", json.dumps({"answers": q.model_dump(), **decision.to_dict()}, indent=2),

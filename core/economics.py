@@ -139,6 +139,17 @@ def break_even_days(baseline: ApproachCost, candidate: ApproachCost, calls_per_d
     return extra_upfront / saving_per_day
 
 
+def calls_to_break_even_within(baseline: ApproachCost, candidate: ApproachCost, days: float) -> float | None:
+    """The smallest calls/day at which `candidate` pays back within `days` (None: never, at any volume)."""
+    saving_per_call = baseline.cost_per_call - candidate.cost_per_call
+    extra_upfront = candidate.upfront_usd - baseline.upfront_usd
+    if extra_upfront <= 0:
+        return 0.0
+    if saving_per_call <= 0 or days <= 0:
+        return None
+    return extra_upfront / (saving_per_call * days)
+
+
 def retires_before_break_even(
     break_even: float | None, retires: dt.date | None, start: dt.date | None = None
 ) -> bool | None:
@@ -247,6 +258,7 @@ class Comparison:
     tco: dict[str, float]
     rag_cost_per_day: float | None = None
     warnings: list[str] = field(default_factory=list)
+    min_calls_per_day_before_retirement: float | None = None  # volume needed to pay back before the base model retires
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -267,6 +279,8 @@ def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> Compa
         name: c.cumulative(s.horizon_days, s.calls_per_day, retrain if c.retrain_usd else ())
         for name, c in costs.items()
     }
+    to_retirement = days_until(info.retires, start)
+    min_calls = calls_to_break_even_within(base, ft, to_retirement) if ft and to_retirement is not None else None
     warnings = []
     open_ = info.can_start_jobs(start)
     flag = retires_before_break_even(be, info.retires, start) if ft else None
@@ -302,6 +316,7 @@ def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> Compa
         tco=tco,
         rag_cost_per_day=costs["rag"].per_day(s.calls_per_day) if "rag" in costs else None,
         warnings=warnings,
+        min_calls_per_day_before_retirement=min_calls,
     )
 
 

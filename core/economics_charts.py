@@ -47,7 +47,7 @@ def cumulative_chart(series: list[dict], comparison: Comparison, start: dt.date,
             rule = pd.DataFrame([{"date": retires, "text": f"{model_label} retires {comparison.retires}"}])
             base = alt.Chart(rule).encode(x="date:T")
             layers += [base.mark_rule(color="#dc2626", strokeDash=[6, 4], size=2),
-                       base.mark_text(align="right", dx=-6, y=12, color="#dc2626").encode(text="text:N")]
+                       base.mark_text(align="left", dx=6, y=12, color="#dc2626").encode(text="text:N")]
     return alt.layer(*layers).properties(height=340)
 
 
@@ -66,7 +66,8 @@ def cost_per_1k_chart(rows: list[dict]) -> alt.Chart:
 
 def sensitivity_chart(curve: list[dict], calls_per_day: float, days_to_retirement: int | None) -> alt.LayerChart:
     """Break-even days against calls per day, both on log axes; the current volume and retirement as rules."""
-    df = pd.DataFrame([r for r in curve if r["break_even_days"] is not None and r["break_even_days"] > 0])
+    # Below ~15 minutes a break-even is "at once"; plotting it down to 1e-5 days only squashes the readable part.
+    df = pd.DataFrame([r for r in curve if r["break_even_days"] is not None and r["break_even_days"] >= 0.01])
     layers = []
     if not df.empty:
         layers.append(alt.Chart(df).mark_line(point=True, color=COLORS["fine-tuned"]).encode(

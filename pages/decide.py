@@ -87,7 +87,7 @@ if evidence.filled():
                   help="Replaces the guesses below with figures from Evaluate runs; each filled field names its run.")
         with st.expander("Runs used as evidence"):
             st.dataframe(pd.DataFrame([{
-                "run": r.id, "approach": r.approach, "kind": r.kind, "split": r.split, "n": r.n,
+                "run": r.id, "approach": r.approach, "family": r.family, "split": r.split, "n": r.n,
                 "accuracy": r.accuracy, "input tokens": r.input_tokens, "output tokens": r.output_tokens,
                 "latency p50 ms": r.latency_p50_ms, "cost/call $": r.cost_per_call, "created": r.created_at,
             } for r in evidence.runs]), hide_index=True)
@@ -195,6 +195,9 @@ for warning in comparison.warnings:
     st.warning(warning, icon=":material/schedule:")
 if comparison.retires_before_break_even is False:
     st.success(f"Pays back on {comparison.break_even_date}, before {model_id} retires on {comparison.retires}.", icon=":material/check_circle:")
+if comparison.min_calls_per_day_before_retirement is not None:
+    st.caption(f"To pay back before {model_id} retires ({comparison.retires}) the fine-tune needs at least "
+               f"**{comparison.min_calls_per_day_before_retirement:,.0f} calls/day** at these token counts.")
 
 # --- 2 · the recommendation (drawn in its place above the economics) -------------------------------
 
@@ -208,23 +211,22 @@ q = Questionnaire(
 decision = decide(q)
 with rec_box:
     st.header("2 · Recommendation")
-    rec_col, flow_col = st.columns([3, 2])
-    with rec_col:
-        for rec in decision.recommendations:
-            box = st.container(border=True)
-            badge = {"baseline": "BASELINE", "recommended": "RECOMMENDED", "next step": "NEXT STEP"}[rec.role]
-            box.markdown(f"**{rec.title}** · :blue-badge[{badge}]")
-            for reason, rule in zip(rec.reasons, rec.rules):
-                box.markdown(f"- {reason} `{rule}`")
-        for approach, why in decision.not_recommended.items():
-            st.markdown(f":material/block: **Not {approach}**: {why}")
-        if changes in CHANGES_OFTEN and any(r.approach.startswith("fine-tune") for r in decision.recommendations):
-            st.caption("The data changes often: budget a re-training per change in the costs below.")
-        st.download_button("Download the recommendation (JSON)", json.dumps({"answers": q.model_dump(), **decision.to_dict()}, indent=2),
-                           file_name="decision.json", mime="application/json", key="dl_decision")
-    with flow_col:
-        st.graphviz_chart(flow_dot(decision), width="stretch")
-        st.caption("The decision flow; your path is highlighted.")
+    recs = decision.recommendations
+    rec_col, flow_col = st.columns(2)
+    for rec in recs:
+        badge = {"baseline": "BASELINE", "recommended": "RECOMMENDED", "next step": "NEXT STEP"}[rec.role]
+        box = rec_col.container(border=True)
+        box.markdown(f"**{rec.title}** · :blue-badge[{badge}]")
+        for reason, rule in zip(rec.reasons, rec.rules):
+            box.markdown(f"- {reason} `{rule}`")
+    for approach, why in decision.not_recommended.items():
+        rec_col.markdown(f":material/block: **Not {approach}**: {why}")
+    if changes in CHANGES_OFTEN and any(r.approach.startswith("fine-tune") for r in recs):
+        rec_col.caption("The data changes often: budget a re-training per change in the costs below.")
+    flow_col.graphviz_chart(flow_dot(decision), width="stretch")
+    flow_col.caption("The decision flow: diamonds are questions, boxes are outcomes; your answers' path is highlighted in blue.")
+    rec_col.download_button("Download the recommendation (JSON)", json.dumps({"answers": q.model_dump(), **decision.to_dict()}, indent=2),
+                       file_name="decision.json", mime="application/json", key="dl_decision")
 
 # --- 3 · charts --------------------------------------------------------------------------------
 

@@ -185,11 +185,11 @@ def load_catalog(workspace: str | Path | None = None, store: "Store | None" = No
     only if it exists, read-only (pricing a call never creates or migrates a store).
     """
     catalog = load_bundled()
-    ws = Path(workspace) if workspace is not None else load_settings().workspace
-    override = ws / WORKSPACE_FILE
+    settings = load_settings(workspace)
+    override = settings.workspace / WORKSPACE_FILE
     if override.is_file():
         catalog = catalog.with_rows(parse_toml(override.read_text(encoding="utf-8"), str(override)), "workspace", str(override))
-    rows = stored_rows(store) if store is not None else _stored_rows_readonly(ws / "lab.sqlite3")
+    rows = stored_rows(store) if store is not None else _stored_rows_readonly(settings.db_path)
     if rows:
         catalog = catalog.with_rows(rows, "store", "custom rows in the store")
     return catalog

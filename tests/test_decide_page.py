@@ -66,9 +66,9 @@ def test_moving_the_slider_changes_the_break_even(app):
 def test_every_questionnaire_path_yields_a_recommendation_with_reasons(app, widgets, expect):
     app.run()
     app.select_slider(key="calls_per_day").set_value(1000).run()
+    kinds = {"q_need": app.radio, "q_examples": app.number_input}
     for key, value in widgets.items():
-        widget = app.radio(key=key) if key == "q_need" else app.number_input(key=key) if key == "q_examples" else app.checkbox(key=key)
-        widget.set_value(value)
+        kinds.get(key, app.checkbox)(key=key).set_value(value)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     text = _recommendations(app)

@@ -42,35 +42,30 @@ DEFAULT_TIMEOUT_S = 60.0
 
 
 def price_call(model: str, input_tokens: int | None, output_tokens: int | None, batch: bool = False,
-               prices: tuple[float, float] | None = None) -> float | None:
-    """$ for one call; None when the model's price is unknown (a self-hosted or unlisted model).
+               prices: tuple[float, float] | None = None, cached_input_tokens: int = 0, catalog=None) -> float | None:
+    """$ for one call from the catalog (core.catalog); None when the price is unknown (an unlisted or self-hosted model).
 
-    `prices` = (input, output) $ per 1M tokens overrides the catalog (e.g. (0, 0) for a local vLLM).
+    `prices` = (input, output) $ per 1M tokens overrides the catalog (e.g. (0, 0) for your own vLLM).
     """
     if input_tokens is None or output_tokens is None:
         return None
     if prices is not None:
-        factor = 0.5 if batch else 1.0
-        return factor * (input_tokens * prices[0] + output_tokens * prices[1]) / 1e6
-    # ADAPTER(catalog): until core.catalog/core.economics land on main, an unknown price is None.
+        return (0.5 if batch else 1.0) * (input_tokens * prices[0] + output_tokens * prices[1]) / 1e6
+    from core.catalog import load_catalog
+    from core.economics import inference_cost_usd
+
     try:
-        from core.catalog import load_catalog
-        from core.economics import inference_cost_usd
-    except ImportError:
+        info = (catalog or load_catalog()).get(model)
+        return inference_cost_usd(info, input_tokens, output_tokens, fine_tuned=model.startswith("ft:"), batch=batch,
+                                  cached_input_tokens=cached_input_tokens)
+    except (KeyError, ValueError):  # unknown model, or no (fine-tuned) price in its row
         return None
-    try:
-        info = load_catalog().get(model)
-    except KeyError:
-        return None
-    return inference_cost_usd(info, input_tokens, output_tokens, fine_tuned=model.startswith("ft:"), batch=batch)
 
 
-def estimate_tokens(model: str, msgs: list[dict], output: str) -> tuple[int | None, int | None]:
-    """Tokens when the server reports no usage: tiktoken through core.tokens (the lead's module)."""
-    try:
-        from core.tokens import count_chat_tokens, count_tokens
-    except ImportError:  # ADAPTER(tokens): until core.tokens lands on main
-        return None, None
+def estimate_tokens(model: str, msgs: list[dict], output: str) -> tuple[int, int]:
+    """Tokens when the server reports no usage: tiktoken (core.tokens), an estimate for non-OpenAI models."""
+    from core.tokens import count_chat_tokens, count_tokens
+
     return count_chat_tokens(msgs, model), count_tokens(output, model)
 
 
@@ -215,9 +210,20 @@ class ChatApproach(Approach):
         tin, tout = usage.get("prompt_tokens"), usage.get("completion_tokens")
         if tin is None or tout is None:
             tin, tout = estimate_tokens(self.model, request["messages"], raw)
-        cost = price_call(self.model, tin, tout, batch=self.batch, prices=self.prices)
+        cached = ((usage.get("prompt_tokens_details") or {}).get("cached_tokens")) or 0
+        cost = price_call(self.model, tin, tout, batch=self.batch, prices=self.prices, cached_input_tokens=cached,
+                          catalog=self._catalog())
         return Prediction(parse_label(raw, labels), raw_output=raw, latency_ms=latency_ms,
                           input_tokens=tin, output_tokens=tout, cost_usd=cost)
+
+    def _catalog(self):
+        """The catalog as this workspace sees it (its overrides and custom rows), loaded once."""
+        if getattr(self, "_catalog_cache", None) is None:
+            from core.catalog import load_catalog
+
+            ws = self.store.path.parent if self.store is not None and str(self.store.path) != ":memory:" else None
+            self._catalog_cache = load_catalog(ws, self.store)
+        return self._catalog_cache
 
     # -- predicting
     def _predict_batch(self, texts: list[str]) -> list[Prediction]:  # pragma: no cover - predict_stream is used

@@ -160,3 +160,37 @@ def test_exemplars_help_the_model(fake_openai, store, method):
 
     zero = accuracy("openai:fake-model:zero-shot:descriptions=false")
     assert accuracy(f"openai:fake-model:{method}:descriptions=false") > zero
+
+
+def test_batch_api_half_price_and_a_resumed_batch_is_not_submitted_twice(fake_openai, store):
+    import asyncio
+    import threading
+
+    from core.batch import run_batch
+
+    fake_openai.batch_delay_s = 0.3
+    ds = make_dataset(train_per_label=3, test_per_label=5)
+    live = _approach(fake_openai, store, spec="openai:gpt-4o-mini:zero-shot").fit(ds.split("train"), ds.task)
+    batch = _approach(fake_openai, store, spec="openai:gpt-4o-mini:zero-shot:batch=true", poll_interval=0.05)
+    batch.fit(ds.split("train"), ds.task)
+    assert batch.spec.endswith(":batch=true") and batch.config_hash != live.config_hash
+    test = ds.split("test")
+    texts, shots = [e.text for e in test], batch.exemplars_for([e.text for e in test])
+
+    async def first_attempt():  # interrupted while the provider is still working on the batch
+        stop = threading.Event()
+        asyncio.get_running_loop().call_later(0.15, stop.set)
+        return [item async for item in run_batch(batch, texts, shots, stop, 0.05)]
+
+    assert asyncio.run(first_attempt()) == []
+    assert len(fake_openai.batches) == 1 and store.query_one("SELECT status FROM batches")[0] != "done"
+
+    preds = batch.predict(test)  # resumes polling the same batch
+    assert len(fake_openai.batches) == 1 and fake_openai.duplicate_paid_calls() == 0
+    assert all(p.label is not None and p.latency_ms is None for p in preds)
+    assert store.query_one("SELECT status FROM batches")[0] == "done"
+    fake_openai.reset_counters()
+    live_preds = live.predict(test)  # the same requests, already answered by the batch: free
+    assert fake_openai.count(path="/v1/chat/completions") == 0
+    assert [p.label for p in live_preds] == [p.label for p in preds]
+    assert sum(p.cost_usd for p in preds) == pytest.approx(sum(p.cost_usd for p in live_preds) / 2)

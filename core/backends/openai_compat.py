@@ -100,7 +100,8 @@ class ChatApproach(Approach):
     """A prompted chat model. scikit-learn feel: configure, fit (choose exemplars / index the train split), predict."""
 
     backend = "openai"
-    backend_options = ("store", "api_key", "base_url", "concurrency", "max_retries", "timeout", "prices", "progress")
+    backend_options = ("store", "api_key", "base_url", "concurrency", "max_retries", "timeout", "prices",
+                       "poll_interval")
 
     def __init__(self, model: str, method: str = "zero-shot", *, k: int = 0, seed: int = 0,
                  descriptions: bool = True, output: str = "json", structured: str | bool = "auto",
@@ -108,7 +109,8 @@ class ChatApproach(Approach):
                  prompt: PromptConfig | None = None,
                  store=None, api_key: str | None = None, base_url: str | None = None,
                  concurrency: int = DEFAULT_CONCURRENCY, max_retries: int = DEFAULT_MAX_RETRIES,
-                 timeout: float = DEFAULT_TIMEOUT_S, prices: tuple[float, float] | None = None, progress=None):
+                 timeout: float = DEFAULT_TIMEOUT_S, prices: tuple[float, float] | None = None,
+                 poll_interval: float | None = None):
         if not model:
             raise ValueError("an openai approach needs a model id: openai:<model>:zero-shot")
         self.model, self.method = model, method
@@ -134,6 +136,7 @@ class ChatApproach(Approach):
         self.store, self.api_key, self.base_url = store, api_key, base_url
         self.concurrency, self.max_retries, self.timeout = int(concurrency), int(max_retries), float(timeout)
         self.prices = tuple(prices) if prices is not None else None
+        self.poll_interval = poll_interval  # Batch API status polls (None: core.batch's default)
         self._structured_ok: bool | None = None if self.structured == "auto" else bool(self.structured)
 
     # -- configuration
@@ -288,7 +291,7 @@ class ChatApproach(Approach):
         if self.batch:
             from core.batch import run_batch
 
-            async for item in run_batch(self, texts, shots, stop):
+            async for item in run_batch(self, texts, shots, stop, self.poll_interval):
                 yield item
             return
         calls = _Calls(make_async_client(self.api_key, self.base_url, self.max_retries, self.timeout),

@@ -232,43 +232,12 @@ class ChatApproach(Approach):
     def _predict_batch(self, texts: list[str]) -> list[Prediction]:  # pragma: no cover - predict_stream is used
         return self.predict([Example(id=str(i), text=t, label=None) for i, t in enumerate(texts)])
 
-    async def _fetch(self, calls: "_Calls", req: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
-        """The response body for a request: from the store, from an identical call in flight, or paid for now."""
-        key = responses.response_key(self.base_url, req)
-        hit = responses.get(self.store, key)
-        if hit is not None:
-            return hit.body, hit.latency_ms
-        if key in calls.inflight:  # the same input twice in one run: one call, two answers
-            return await asyncio.shield(calls.inflight[key])
-        fut = asyncio.get_running_loop().create_future()
-        calls.inflight[key] = fut
-        try:
-            async with calls.sem:
-                if calls.stop.is_set():
-                    raise _Stopped
-                t0 = time.perf_counter()
-                raw = await calls.client.chat.completions.with_raw_response.create(**req)
-                latency = (time.perf_counter() - t0) * 1000
-                body = _body_of(raw.text)
-                responses.put(self.store, key, self.base_url, req, body, latency)  # paid: keep it before anything else
-            fut.set_result((body, latency))
-            return body, latency
-        except asyncio.CancelledError:
-            fut.cancel()
-            raise
-        except BaseException as exc:
-            fut.set_exception(exc)
-            fut.exception()  # retrieved: no "never retrieved" warning when nobody else waited
-            raise
-        finally:
-            calls.inflight.pop(key, None)
-
-    async def _one(self, calls: "_Calls", text: str, exemplars: list[Example]) -> Prediction | None:
+    async def _one(self, calls: "ChatCaller", text: str, exemplars: list[Example]) -> Prediction | None:
         structured = self._structured_ok is not False
         req = self.request(text, exemplars, structured)
         t0 = time.perf_counter()
         try:
-            body, latency = await self._fetch(calls, req)
+            body, latency = await calls.fetch(req)
         except _Stopped:
             return None
         except Exception as exc:  # noqa: BLE001 — every failure becomes a recorded error, not a crash
@@ -294,8 +263,8 @@ class ChatApproach(Approach):
             async for item in run_batch(self, texts, shots, stop, self.poll_interval):
                 yield item
             return
-        calls = _Calls(make_async_client(self.api_key, self.base_url, self.max_retries, self.timeout),
-                       asyncio.Semaphore(self.concurrency), stop)
+        calls = ChatCaller(self.store, self.base_url, self.api_key, self.concurrency, self.max_retries,
+                           self.timeout, stop)
 
         async def job(i: int) -> tuple[int, Prediction | None]:
             return i, await self._one(calls, texts[i], shots[i])
@@ -315,7 +284,7 @@ class ChatApproach(Approach):
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await calls.client.close()
+            await calls.aclose()
 
     def predict_stream(self, examples: Sequence[Example]) -> Iterator[tuple[int, Prediction]]:
         """Sync face of apredict_stream: an event loop in a worker thread feeds a queue.
@@ -356,12 +325,81 @@ class _Stopped(Exception):
     """The run was stopped before this call was sent."""
 
 
-class _Calls:
-    """What the calls of one stream share: the client, the concurrency limit, the stop flag, calls in flight."""
+class ChatCaller:
+    """Chat calls through the paid-response cache: stored answers are free, identical calls in flight are
+    made once, at most `concurrency` at a time, each answer stored before it is used. Reusable by any
+    feature that calls a chat model (evaluation, capability checks, prompt search)."""
 
-    def __init__(self, client, sem: asyncio.Semaphore, stop: threading.Event):
-        self.client, self.sem, self.stop = client, sem, stop
+    def __init__(self, store, base_url: str | None, api_key: str | None, concurrency: int = DEFAULT_CONCURRENCY,
+                 max_retries: int = DEFAULT_MAX_RETRIES, timeout: float = DEFAULT_TIMEOUT_S,
+                 stop: threading.Event | None = None):
+        self.store, self.base_url = store, base_url
+        self.client = make_async_client(api_key, base_url, max_retries, timeout)
+        self.sem = asyncio.Semaphore(concurrency)
+        self.stop = stop or threading.Event()
         self.inflight: dict[str, asyncio.Future] = {}
+
+    async def fetch(self, req: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
+        """The response body for a request: from the store, from an identical call in flight, or paid for now."""
+        key = responses.response_key(self.base_url, req)
+        hit = responses.get(self.store, key)
+        if hit is not None:
+            return hit.body, hit.latency_ms
+        if key in self.inflight:  # the same input twice in one run: one call, two answers
+            return await asyncio.shield(self.inflight[key])
+        fut = asyncio.get_running_loop().create_future()
+        self.inflight[key] = fut
+        try:
+            async with self.sem:
+                if self.stop.is_set():
+                    raise _Stopped
+                t0 = time.perf_counter()
+                raw = await self.client.chat.completions.with_raw_response.create(**req)
+                latency = (time.perf_counter() - t0) * 1000
+                body = _body_of(raw.text)
+                responses.put(self.store, key, self.base_url, req, body, latency)  # paid: keep it before anything else
+            fut.set_result((body, latency))
+            return body, latency
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        finally:
+            self.inflight.pop(key, None)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def chat_many(requests: Sequence[dict[str, Any]], *, store, base_url: str | None = None, api_key: str | None = None,
+              concurrency: int = DEFAULT_CONCURRENCY, max_retries: int = DEFAULT_MAX_RETRIES,
+              timeout: float = DEFAULT_TIMEOUT_S) -> list[tuple[dict | None, float | None, str | None]]:
+    """(response body, latency ms, error) per chat request, in order — the sync convenience over ChatCaller."""
+
+    async def main():
+        caller = ChatCaller(store, base_url, api_key, concurrency, max_retries, timeout)
+
+        async def one(req):
+            try:
+                body, latency = await caller.fetch(req)
+                return body, latency, None
+            except Exception as exc:  # noqa: BLE001
+                return None, None, describe_error(exc)
+
+        try:
+            return await asyncio.gather(*(one(r) for r in requests))
+        finally:
+            await caller.aclose()
+
+    result: list = []
+    # A worker thread owns the event loop, so this works under Streamlit or inside a running loop alike.
+    worker = threading.Thread(target=lambda: result.extend(asyncio.run(main())), daemon=True)
+    worker.start()
+    worker.join()
+    return result
 
 
 def _body_of(text: str) -> dict[str, Any]:

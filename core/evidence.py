@@ -11,7 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.verdict import family
+from core.approach import family
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class RunSummary:
     id: int
     approach: str
-    family: str                     # prompting | rag | fine-tuning | classical | other (core.verdict.family)
+    family: str                     # prompting | rag | fine-tuning | classical | other (core.approach.family)
     backend: str
     model: str
     dataset_hash: str

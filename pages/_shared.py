@@ -25,6 +25,22 @@ def _store(db_path: str) -> Store:
     return s
 
 
+def ensure_app_navigation() -> None:
+    """Route every page through app.py, even when a deep link is a fresh server's first request.
+
+    Until the first st.navigation call in a process, Streamlit treats a `pages/` folder as a
+    legacy multipage app: a deep link such as /decide runs pages/decide.py directly, without
+    app.py (no sidebar status, file names as navigation). Turning that legacy mode off
+    (Streamlit's own flag, which st.navigation also clears) and rerunning makes app.py run
+    and route to the requested page. Every page calls this first.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def store() -> Store:
     return _store(str(load_settings().db_path))
 

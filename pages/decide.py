@@ -16,6 +16,8 @@ from core.evidence import load_evidence
 from core.tokens import count_tokens
 from pages import _shared as shared
 
+shared.ensure_app_navigation()
+
 FIELD = Questionnaire.model_fields  # field descriptions double as help text
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 TODAY = dt.date.today()

@@ -17,8 +17,14 @@ LOCAL_TIER = ["torch", "sentence_transformers", "setfit", "transformers", "peft"
 def test_every_page_renders_without_the_local_tier(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys
-        for name in {LOCAL_TIER!r}:
-            sys.modules[name] = None  # import fails, and importlib.util.find_spec says "not installed"
+
+        class NotInstalled:  # as if the package were absent: import and find_spec both fail
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {LOCAL_TIER!r}:
+                    raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+                return None
+
+        sys.meta_path.insert(0, NotInstalled())
         os.environ["FTLAB_WORKSPACE"] = {str(tmp_path / "ws")!r}
         os.environ.pop("OPENAI_API_KEY", None); os.environ.pop("OPENAI_BASE_URL", None)
         from streamlit.testing.v1 import AppTest

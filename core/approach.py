@@ -136,6 +136,23 @@ def parse_spec(text: str) -> Spec:
     return Spec(backend, head[0], ":".join(head[1:]), params)
 
 
+def family(spec: str) -> str:
+    """Where an approach sits on the ladder the lab compares: prompting, RAG, fine-tuning, classical."""
+    try:
+        s = parse_spec(spec)
+    except ValueError:
+        return "other"
+    if s.backend == "classical":
+        return "classical"
+    if s.method == "rag":
+        return "rag"
+    if s.method in ("setfit", "lora") or s.model.startswith("ft:"):
+        return "fine-tuning"
+    if s.method in ("zero-shot", "few-shot", "prompt"):
+        return "prompting"
+    return "other"
+
+
 # --- the registry ---------------------------------------------------------------
 
 Factory = Callable[..., "Approach"]

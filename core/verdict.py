@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
-from core.evidence import approach_kind
+from core.approach import family
 from core.metrics import RunMetrics
 from core.stats import Comparison, accuracy_ci, aligned, compare
 
@@ -28,7 +28,7 @@ class Entry:
 @dataclass(frozen=True)
 class Standing:
     spec: str
-    kind: str  # prompt | rag | fine-tuned | local | classical (core.evidence.approach_kind)
+    kind: str  # prompting | rag | fine-tuning | classical | other (core.approach.family)
     accuracy: float
     accuracy_ci95: tuple[float, float]
     macro_f1: float
@@ -67,7 +67,7 @@ def decide(entries: Sequence[Entry], seed: int = 0) -> Verdict:
         return Verdict(None, "none", "Nothing evaluated yet: run at least two approaches on the test split.",
                        None, None, None, None)
     standings = sorted(
-        (Standing(e.spec, approach_kind(e.spec), e.metrics.accuracy, accuracy_ci(list(e.correct.values()), seed),
+        (Standing(e.spec, family(e.spec), e.metrics.accuracy, accuracy_ci(list(e.correct.values()), seed),
                   e.metrics.macro_f1, e.metrics.cost_per_1k_usd, e.metrics.latency_p50_ms, e.metrics.invalid_rate,
                   e.metrics.n) for e in entries),
         key=lambda s: (-s.accuracy, _cost(s), s.latency_p50_ms or 0.0),

@@ -11,7 +11,9 @@ from core.approach import approach_from_spec, suggested_specs
 from core.backends.status import endpoint_status, local_status
 from pages import _shared as shared
 
-st.title("📊 Evaluate")
+shared.ensure_app_navigation()
+
+st.title("Evaluate")
 st.markdown(
     "Run every approach on the **same frozen split** and compare accuracy, cost, latency and whether the "
     "differences are real. Runs are kept in the workspace: a run that was stopped resumes where it stopped, "
@@ -33,7 +35,7 @@ def _parse_specs(text: str) -> list[str]:
 
 # --- run approaches ---------------------------------------------------------------------
 
-with st.expander("▶️ Run approaches", expanded=not runs.list_runs(store, ds.hash)):
+with st.expander("Run approaches", icon=":material/play_arrow:", expanded=not runs.list_runs(store, ds.hash)):
     local_ok = local_status().ready
     remote = endpoint_status(shared.api_key(), shared.base_url())
     offered = [CLASSICAL] + (LOCAL_PRESETS if local_ok else []) + suggested_specs(store, ds)
@@ -58,7 +60,7 @@ with st.expander("▶️ Run approaches", expanded=not runs.list_runs(store, ds.
     else:
         concurrency = 8
         st.info("Configure an OpenAI-compatible endpoint in the sidebar to add prompted chat models "
-                "(OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio …).", icon="🌐")
+                "(OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio …).", icon=":material/cloud:")
     extra = st.text_area("More approach specs (one per line)", placeholder="local:setfit:<model path>\n"
                          "openai:ft:gpt-4o-mini-2024-07-18:acme::abc123:zero-shot",
                          help="Any spec the CLI accepts: `python -m core evaluate --help` lists them.")
@@ -113,7 +115,7 @@ def _report(db_path: str, run_ids: tuple[int, ...], stamp: tuple, labels: tuple[
 stamp = tuple((r["id"], r["n_predictions"], r["n_errors"]) for r in split_runs if r["id"] in selected)
 rep = _report(str(store.path), tuple(selected), stamp, tuple(ds.task.label_names))
 v = rep.verdict
-(st.success if v.significant else st.info)(f"**Verdict.** {v.sentence}", icon="🏁")
+(st.success if v.significant else st.info)(f"**Verdict.** {v.sentence}", icon=":material/flag:")
 
 table = pd.DataFrame([{
     "approach": s.spec,
@@ -203,7 +205,7 @@ with tab_download:
 
 # --- capability regression check ------------------------------------------------------------
 
-with st.expander("🧠 Capability regression check (fine-tuned chat models)"):
+with st.expander("Capability regression check (fine-tuned chat models)", icon=":material/psychology:"):
     st.markdown("Fine-tuning on one narrow task can cost general ability. This runs a small bundled suite of "
                 "general prompts (arithmetic, knowledge, language, instructions, format) on a base chat model "
                 "and its fine-tune and lists what the fine-tune lost.")

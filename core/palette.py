@@ -1,9 +1,9 @@
 """One colour per approach, the same on every chart and page.
 
-Colours follow the approach's family (core.approach.family) so a meeting
-reads the ladder at a glance — prompting blue, RAG green, fine-tuning orange,
-classical grey, anything else purple — and the exact shade is a stable
-function of the spec, so an approach keeps its colour across pages and sessions.
+Colours follow the approach's family on the ladder (core.approach.family) so a
+meeting reads it at a glance — prompting blue, RAG green, fine-tuning orange,
+classical grey, anything else purple — and the exact shade is a stable function
+of the spec, so an approach keeps its colour across pages and sessions.
 """
 
 from __future__ import annotations

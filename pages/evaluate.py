@@ -99,12 +99,18 @@ split_runs = [r for r in available if r["split"] == split]
 if not split_runs:
     st.info(f"No runs on the {split} split yet.")
     st.stop()
-label_of = {r["id"]: f"{r['approach']} · run {r['id']} · {r['n_predictions']} ex." for r in split_runs}
+label_of = {r["id"]: f"{r['approach']} · run {r['id']} · {r['n_predictions']} ex."
+            + (" · pre-computed" if r.get("origin") else "") for r in split_runs}
 default_ids = [r["id"] for r in split_runs if r["n_predictions"]][-6:]
 selected = st.multiselect("Runs to compare", list(label_of), default=default_ids, format_func=label_of.get,
                           help="Runs on this dataset version and split. The first two are tested against each other.")
 if not selected:
     st.stop()
+shipped = sorted({r["origin"] for r in split_runs if r["id"] in selected and r.get("origin")})
+if shipped:
+    st.caption("Pre-computed runs ship with the lab so a first visit shows real evidence: "
+               + "; ".join(o.removeprefix("preloaded: ") for o in shipped)
+               + ". Run them again here to reproduce them on this machine.")
 
 
 @st.cache_data(show_spinner="Computing metrics and confidence intervals …", max_entries=32)

@@ -12,12 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def page(workspace, monkeypatch):
-    """The page on its own: through app.py, AppTest starts every run in legacy pages mode, and the rerun
-    of shared.ensure_app_navigation() then drops button clicks (test_pages.py covers the app route)."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    at = AppTest.from_file(str(ROOT / "pages" / "evaluate.py"), default_timeout=180)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
+    at.switch_page("pages/evaluate.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -26,18 +25,18 @@ def _alerts(at) -> list[str]:
     return [str(el.value) for kind in ("success", "info", "warning", "error") for el in at.get(kind)]
 
 
-def test_fresh_workspace_shows_the_preloaded_evidence(page):
-    """A first visit shows real results at once: the shipped local/classical runs, with a verdict."""
+def test_fresh_workspace_shows_the_preloaded_verdict(page):
+    """A first visit shows real evidence at once: the shipped local runs, with where they came from."""
     assert any(a.startswith("**Verdict.** Use ") for a in _alerts(page))
-    assert "classical:tfidf-lr" in set(page.dataframe[0].value["approach"])
+    assert set(page.dataframe[0].value["approach"]) >= {"classical:tfidf-lr", "local:zero-shot"}
+    assert any("python -m core preload --regenerate" in c.value for c in page.caption)
 
 
 def test_classical_and_prompted_model_side_by_side(page):
     with FakeOpenAI(noise=0.1) as server:
         page.session_state["openai_base_url"] = server.base_url
         page.run()
-        page.multiselect[0].set_value([])
-        page.text_area[0].set_value("classical:tfidf-lr:C=1")
+        page.multiselect[0].set_value(["classical:tfidf-lr"])
         page.text_input[0].set_value("fake-model")
         page.multiselect[1].set_value(["zero-shot", "few-shot (4 exemplars)"])
         page.button[0].click().run()
@@ -46,8 +45,8 @@ def test_classical_and_prompted_model_side_by_side(page):
     verdict = [a for a in _alerts(page) if "Verdict" in a]
     assert verdict and "Use " in verdict[0]
     table = page.dataframe[0].value
-    assert {"classical:tfidf-lr:C=1.0", "openai:fake-model:zero-shot", "openai:fake-model:few-shot:k=4"} <= set(
-        table["approach"])
+    # Next to the pre-computed local runs of the sample task.
+    assert set(table["approach"]) >= {"classical:tfidf-lr", "openai:fake-model:zero-shot", "openai:fake-model:few-shot:k=4"}
     assert table["accuracy"].between(0, 1).all() and (table["n"] > 50).all()
     # Significance tab: the explanation a manager reads.
     assert any("test examples" in a for a in _alerts(page) if "Verdict" not in a)

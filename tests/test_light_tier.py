@@ -17,24 +17,14 @@ LOCAL_TIER = ["torch", "sentence_transformers", "setfit", "transformers", "peft"
 def test_every_page_renders_without_the_local_tier(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys
-        # Hide the packages from every finder: `import` fails and importlib.util.find_spec says "not installed",
-        # as on a light install. (Putting None into sys.modules instead breaks scipy, which reads
-        # sys.modules["torch"].Tensor whenever the key exists.)
-        HIDDEN = set({LOCAL_TIER!r})
 
-        class Hide:
-            def __init__(self, inner):
-                self.inner = inner
-
+        class NotInstalled:  # as if the package were absent: import and find_spec both fail
             def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in HIDDEN or not hasattr(self.inner, "find_spec"):
-                    return None
-                return self.inner.find_spec(name, path, target)
+                if name.split(".")[0] in {LOCAL_TIER!r}:
+                    raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+                return None
 
-            def __getattr__(self, attr):
-                return getattr(self.inner, attr)
-
-        sys.meta_path[:] = [Hide(f) for f in sys.meta_path]
+        sys.meta_path.insert(0, NotInstalled())
         os.environ["FTLAB_WORKSPACE"] = {str(tmp_path / "ws")!r}
         os.environ.pop("OPENAI_API_KEY", None); os.environ.pop("OPENAI_BASE_URL", None)
         from streamlit.testing.v1 import AppTest

@@ -35,7 +35,7 @@ def _parse_specs(text: str) -> list[str]:
 
 # --- run approaches ---------------------------------------------------------------------
 
-with st.expander("Run approaches", expanded=not runs.list_runs(store, ds.hash)):
+with st.expander("Run approaches", icon=":material/play_arrow:", expanded=not runs.list_runs(store, ds.hash)):
     local_ok = local_status().ready
     remote = endpoint_status(shared.api_key(), shared.base_url())
     offered = [CLASSICAL] + (LOCAL_PRESETS if local_ok else []) + suggested_specs(store, ds)
@@ -212,7 +212,7 @@ with tab_download:
 
 # --- capability regression check ------------------------------------------------------------
 
-with st.expander(":material/psychology: Capability regression check (fine-tuned chat models)"):
+with st.expander("Capability regression check (fine-tuned chat models)", icon=":material/psychology:"):
     st.markdown("Fine-tuning on one narrow task can cost general ability. This runs a small bundled suite of "
                 "general prompts (arithmetic, knowledge, language, instructions, format) on a base chat model "
                 "and its fine-tune and lists what the fine-tune lost.")

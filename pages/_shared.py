@@ -71,9 +71,9 @@ def sidebar() -> None:
         )
         st.caption("Backends")
         local = local_status()
-        (st.success if local.ready else st.info)(local.detail, icon="💻")
+        (st.success if local.ready else st.info)(local.detail, icon=":material/computer:")
         remote = endpoint_status(api_key(), base_url())
-        (st.success if remote.ready else st.info)(remote.detail, icon="🌐")
+        (st.success if remote.ready else st.info)(remote.detail, icon=":material/cloud:")
         with st.expander("Endpoint settings"):
             st.text_input(
                 "Base URL", key="openai_base_url", placeholder="https://api.openai.com/v1",

@@ -6,7 +6,7 @@ import streamlit as st
 
 from pages import _shared as shared
 
-st.title("🗂️ Dataset")
+st.title("Dataset")
 ds = shared.current_dataset()
 st.caption(f"**{ds.name}** · version `{ds.hash}` · {len(ds.examples)} examples · {len(ds.task.labels)} labels")
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from pages import _shared as shared
 
-st.title("🧪 Fine-Tuning Lab")
+st.title("Fine-Tuning Lab")
 st.markdown(
     """
 **Should this task be solved by prompting, by retrieval (RAG) or by fine-tuning?**
@@ -17,11 +17,11 @@ base model it was trained on retires.
 
 cols = st.columns(5)
 steps = [
-    ("pages/decide.py", "Decide", "🧭", "Questionnaire → recommended approach; break-even of fine-tuning vs prompting."),
-    ("pages/prompts.py", "Prompts", "✍️", "Search for the best prompt on the dev split: the cheapest lever first."),
-    ("pages/dataset.py", "Dataset", "🗂️", "Import, validate, clean, split and export JSONL training data."),
-    ("pages/train.py", "Train", "🏋️", "Fine-tune locally on the CPU or on an OpenAI-compatible server."),
-    ("pages/evaluate.py", "Evaluate", "📊", "Every approach on the same test set: accuracy, cost, latency, verdict."),
+    ("pages/decide.py", "Decide", ":material/explore:", "Questionnaire → recommended approach; break-even of fine-tuning vs prompting."),
+    ("pages/prompts.py", "Prompts", ":material/edit_note:", "Search for the best prompt on the dev split: the cheapest lever first."),
+    ("pages/dataset.py", "Dataset", ":material/dataset:", "Import, validate, clean, split and export JSONL training data."),
+    ("pages/train.py", "Train", ":material/model_training:", "Fine-tune locally on the CPU or on an OpenAI-compatible server."),
+    ("pages/evaluate.py", "Evaluate", ":material/monitoring:", "Every approach on the same test set: accuracy, cost, latency, verdict."),
 ]
 for col, (path, title, icon, text) in zip(cols, steps):
     with col:

@@ -26,3 +26,12 @@ def store(workspace):
     s = Store(workspace / "lab.sqlite3")
     yield s
     s.close()
+
+
+@pytest.fixture
+def fake_openai():
+    """A started loopback OpenAI-compatible server (tests/fake_openai.py); configure it via its attributes."""
+    from tests.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        yield server

@@ -46,3 +46,18 @@ def test_save_load_roundtrip_and_prefix(store):
 def test_task_rejects_duplicate_labels():
     with pytest.raises(ValueError, match="duplicate"):
         Task.from_labels(["a", "a"])
+
+
+def test_sample_task_is_rich_and_its_split_reproducible():
+    sample = ds_mod.load_sample()
+    labels = sample.task.label_names
+    assert 6 <= len(labels) <= 8 and all(lab.description for lab in sample.task.labels)
+    assert len(sample.examples) >= 400
+    assert {e.label for e in sample.examples} == set(labels)
+    assert len({e.text for e in sample.examples}) == len(sample.examples)  # no duplicates
+    words = sorted(len(e.text.split()) for e in sample.examples)
+    assert words[0] >= 5 and words[-1] <= 120
+    # The fixed split is exactly what stratified_split(seed=7) gives, so it can be regenerated.
+    unsplit = [Example(id=e.id, text=e.text, label=e.label) for e in sample.examples]
+    assert [e.split for e in stratified_split(unsplit, seed=7)] == [e.split for e in sample.examples]
+    assert all(len(sample.counts()[s]) == len(labels) for s in ("train", "dev", "test"))

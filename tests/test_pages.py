@@ -1,8 +1,11 @@
 """Every page renders offline, without an API key, on a fresh workspace."""
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
+ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["pages/home.py", "pages/decide.py", "pages/prompts.py", "pages/dataset.py", "pages/train.py", "pages/evaluate.py"]
 
 
@@ -10,7 +13,7 @@ PAGES = ["pages/home.py", "pages/decide.py", "pages/prompts.py", "pages/dataset.
 def app(workspace, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    return AppTest.from_file("app.py", default_timeout=120)
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -26,7 +29,7 @@ def test_home_shows_sample_task_and_backend_status(app):
     app.run()
     assert "Fine-Tuning Lab" in app.title[0].value
     assert any("Support ticket" in s.value for s in app.subheader)
-    sidebar_text = " ".join(el.value for el in app.sidebar.get("alert") if hasattr(el, "value"))
+    sidebar_text = " ".join(el.value for kind in ("success", "info") for el in app.sidebar.get(kind))
     assert "local models ready" in sidebar_text
     assert "OpenAI-compatible endpoint: not configured" in sidebar_text
     labels = {m.label: m.value for m in app.metric}

@@ -1,0 +1,390 @@
+"""The OpenAI-compatible chat backend: OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio … through the openai client.
+
+Approaches: `openai:<model>:zero-shot`, `openai:<model>:few-shot:k=N`,
+`openai:<model>:rag:k=N` (any model id, `ft:` ones included). All render their
+prompt from the Task through a `PromptConfig` (core/prompting.py).
+
+How calls are made, and why:
+- asyncio with a semaphore (`concurrency`) — the calls are I/O-bound;
+- the client's own retries (`max_retries`), which honour `Retry-After` /
+  `retry-after-ms` up to 2 minutes and back off exponentially otherwise
+  (openai/_base_client.py: `_calculate_retry_timeout`);
+- structured output (`response_format` json_schema with the label enum) where
+  the server accepts it; a server that refuses it gets plain prompts for the
+  rest of the run; outputs are parsed leniently and invalid ones counted;
+- the raw response body is written to the store's `responses` table the moment
+  it arrives — before parsing, before anything else can fail — keyed by
+  hash(endpoint, model, messages, parameters): a re-run or resume never pays twice;
+- usage tokens from the response; an estimate (tiktoken) only when the server omits usage;
+- `batch=true`: the OpenAI Batch API (half price, results within 24 h), see core/batch.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import threading
+import time
+from typing import Any, AsyncIterator, Iterator, Sequence
+
+from core import responses
+from core.approach import Approach, Prediction, Spec, register
+from core.dataset import Example
+from core.prompting import PromptConfig, messages as render_messages, parse_label, response_format, select_exemplars
+
+DEFAULT_CONCURRENCY = 8
+DEFAULT_MAX_RETRIES = 6
+DEFAULT_TIMEOUT_S = 60.0
+
+
+# --- prices and token estimates ---------------------------------------------------
+
+
+def price_call(model: str, input_tokens: int | None, output_tokens: int | None, batch: bool = False,
+               prices: tuple[float, float] | None = None) -> float | None:
+    """$ for one call; None when the model's price is unknown (a self-hosted or unlisted model).
+
+    `prices` = (input, output) $ per 1M tokens overrides the catalog (e.g. (0, 0) for a local vLLM).
+    """
+    if input_tokens is None or output_tokens is None:
+        return None
+    if prices is not None:
+        factor = 0.5 if batch else 1.0
+        return factor * (input_tokens * prices[0] + output_tokens * prices[1]) / 1e6
+    # ADAPTER(catalog): until core.catalog/core.economics land on main, an unknown price is None.
+    try:
+        from core.catalog import load_catalog
+        from core.economics import inference_cost_usd
+    except ImportError:
+        return None
+    try:
+        info = load_catalog().get(model)
+    except KeyError:
+        return None
+    return inference_cost_usd(info, input_tokens, output_tokens, fine_tuned=model.startswith("ft:"), batch=batch)
+
+
+def estimate_tokens(model: str, msgs: list[dict], output: str) -> tuple[int | None, int | None]:
+    """Tokens when the server reports no usage: tiktoken through core.tokens (the lead's module)."""
+    try:
+        from core.tokens import count_chat_tokens, count_tokens
+    except ImportError:  # ADAPTER(tokens): until core.tokens lands on main
+        return None, None
+    return count_chat_tokens(msgs, model), count_tokens(output, model)
+
+
+def make_async_client(api_key: str | None, base_url: str | None, max_retries: int, timeout: float):
+    import openai
+
+    # A server that needs no key (Ollama, vLLM) still gets a placeholder: the client refuses to start without one.
+    return openai.AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url, max_retries=max_retries,
+                              timeout=timeout)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason from an openai exception (status, code and the provider's message)."""
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        err = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else {}
+        msg = err.get("message") if isinstance(err, dict) else None
+        code = err.get("code") if isinstance(err, dict) else None
+        return f"HTTP {exc.status_code}{f' {code}' if code else ''}: {msg or exc.message}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timed out (after retries)"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"connection failed (after retries): {exc.__cause__ or exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --- the approach -----------------------------------------------------------------
+
+
+class ChatApproach(Approach):
+    """A prompted chat model. scikit-learn feel: configure, fit (choose exemplars / index the train split), predict."""
+
+    backend = "openai"
+    backend_options = ("store", "api_key", "base_url", "concurrency", "max_retries", "timeout", "prices", "progress")
+
+    def __init__(self, model: str, method: str = "zero-shot", *, k: int = 0, seed: int = 0,
+                 descriptions: bool = True, output: str = "json", structured: str | bool = "auto",
+                 temperature: float = 0.0, retriever: str | None = None, batch: bool = False,
+                 prompt: PromptConfig | None = None,
+                 store=None, api_key: str | None = None, base_url: str | None = None,
+                 concurrency: int = DEFAULT_CONCURRENCY, max_retries: int = DEFAULT_MAX_RETRIES,
+                 timeout: float = DEFAULT_TIMEOUT_S, prices: tuple[float, float] | None = None, progress=None):
+        if not model:
+            raise ValueError("an openai approach needs a model id: openai:<model>:zero-shot")
+        self.model, self.method = model, method
+        selection = {"zero-shot": "balanced", "few-shot": "balanced", "rag": "retrieved"}.get(method, "balanced")
+        if method == "zero-shot" and k:
+            raise ValueError("zero-shot takes no k; use openai:<model>:few-shot:k=N")
+        if method in ("few-shot", "rag") and not k:
+            k = 4 if method == "few-shot" else 8
+        self.prompt = prompt or PromptConfig(k=int(k), selection=selection, seed=int(seed),
+                                             descriptions=bool(descriptions), output=output)
+        if structured not in ("auto", True, False):
+            raise ValueError("structured must be auto, true or false")
+        self.structured = structured if self.prompt.output == "json" else False
+        self.temperature = float(temperature)
+        if self.prompt.selection == "retrieved" and retriever is None:
+            from core.retrieval import default_retriever
+
+            retriever = default_retriever()
+        self.retriever = retriever if self.prompt.selection == "retrieved" else None
+        self.batch = bool(batch)
+        if int(concurrency) < 1:
+            raise ValueError("concurrency must be ≥ 1")
+        self.store, self.api_key, self.base_url = store, api_key, base_url
+        self.concurrency, self.max_retries, self.timeout = int(concurrency), int(max_retries), float(timeout)
+        self.prices = tuple(prices) if prices is not None else None
+        self._structured_ok: bool | None = None if self.structured == "auto" else bool(self.structured)
+
+    # -- configuration
+    def params(self) -> dict[str, Any]:
+        return {
+            "endpoint": responses.endpoint_id(self.base_url),
+            "prompt": self.prompt.to_dict(),
+            "structured": self.structured,
+            "temperature": self.temperature,
+            "retriever": self.retriever,
+            "batch": self.batch,
+            **({"prices": list(self.prices)} if self.prices is not None else {}),
+        }
+
+    @property
+    def spec(self) -> str:
+        p = self.prompt
+        shown: dict[str, Any] = {}
+        if self.method != "zero-shot":
+            shown["k"] = p.k
+        if p.seed:
+            shown["seed"] = p.seed
+        if not p.descriptions:
+            shown["descriptions"] = False
+        if p.output != "json":
+            shown["output"] = p.output
+        if self.batch:
+            shown["batch"] = True
+        return str(Spec(self.backend, self.method, self.model, shown, arg=self.arg))
+
+    # -- fit: choose the exemplars (few-shot) or index the train split (RAG)
+    def _fit(self, train: list[Example]) -> None:
+        self._train = train
+        if self.prompt.k and not train:
+            raise ValueError(f"{self.spec} needs labelled train examples for its exemplars")
+        if self.prompt.selection == "retrieved":
+            from core.retrieval import Retriever
+
+            self._index = Retriever(self.retriever).fit([e.text for e in train])
+            self._fixed: list[Example] = []
+        else:
+            self._fixed = select_exemplars(train, self.prompt.k, self.prompt.selection, self.prompt.seed)
+
+    def exemplars_for(self, texts: Sequence[str]) -> list[list[Example]]:
+        self._require_fit()
+        if self.prompt.selection != "retrieved" or not self.prompt.k:
+            return [self._fixed for _ in texts]
+        idx, _ = self._index.query(list(texts), self.prompt.k)
+        # Nearest last: closest to the input, where a model weighs context most.
+        return [[self._train[j] for j in reversed(row)] for row in idx]
+
+    def request(self, text: str, exemplars: Sequence[Example], structured: bool) -> dict[str, Any]:
+        """The chat request body for one input (what is hashed into the response key)."""
+        task = self._require_fit()
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": render_messages(task, self.prompt, text, exemplars),
+            "temperature": self.temperature,
+        }
+        if structured:
+            body["response_format"] = response_format(task)
+        return body
+
+    # -- turning a stored response into a Prediction
+    def to_prediction(self, body: dict[str, Any], latency_ms: float | None, request: dict) -> Prediction:
+        labels = self._require_fit().label_names
+        try:
+            message = body["choices"][0]["message"]
+            raw = message.get("content") or message.get("refusal") or ""
+        except (KeyError, IndexError, TypeError):
+            raw = json.dumps(body)[:2000]
+            return Prediction(None, raw_output=raw, latency_ms=latency_ms)
+        usage = body.get("usage") or {}
+        tin, tout = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if tin is None or tout is None:
+            tin, tout = estimate_tokens(self.model, request["messages"], raw)
+        cost = price_call(self.model, tin, tout, batch=self.batch, prices=self.prices)
+        return Prediction(parse_label(raw, labels), raw_output=raw, latency_ms=latency_ms,
+                          input_tokens=tin, output_tokens=tout, cost_usd=cost)
+
+    # -- predicting
+    def _predict_batch(self, texts: list[str]) -> list[Prediction]:  # pragma: no cover - predict_stream is used
+        return self.predict([Example(id=str(i), text=t, label=None) for i, t in enumerate(texts)])
+
+    async def _fetch(self, calls: "_Calls", req: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
+        """The response body for a request: from the store, from an identical call in flight, or paid for now."""
+        key = responses.response_key(self.base_url, req)
+        hit = responses.get(self.store, key)
+        if hit is not None:
+            return hit.body, hit.latency_ms
+        if key in calls.inflight:  # the same input twice in one run: one call, two answers
+            return await asyncio.shield(calls.inflight[key])
+        fut = asyncio.get_running_loop().create_future()
+        calls.inflight[key] = fut
+        try:
+            async with calls.sem:
+                if calls.stop.is_set():
+                    raise _Stopped
+                t0 = time.perf_counter()
+                raw = await calls.client.chat.completions.with_raw_response.create(**req)
+                latency = (time.perf_counter() - t0) * 1000
+                body = _body_of(raw.text)
+                responses.put(self.store, key, self.base_url, req, body, latency)  # paid: keep it before anything else
+            fut.set_result((body, latency))
+            return body, latency
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        finally:
+            calls.inflight.pop(key, None)
+
+    async def _one(self, calls: "_Calls", text: str, exemplars: list[Example]) -> Prediction | None:
+        structured = self._structured_ok is not False
+        req = self.request(text, exemplars, structured)
+        t0 = time.perf_counter()
+        try:
+            body, latency = await self._fetch(calls, req)
+        except _Stopped:
+            return None
+        except Exception as exc:  # noqa: BLE001 — every failure becomes a recorded error, not a crash
+            if structured and self.structured == "auto" and _refuses_response_format(exc):
+                self._structured_ok = False  # this server has no structured output: plain prompts from now on
+                return await self._one(calls, text, exemplars)
+            return Prediction(None, latency_ms=(time.perf_counter() - t0) * 1000, error=describe_error(exc))
+        if structured and self._structured_ok is None:
+            self._structured_ok = True
+        return self.to_prediction(body, latency, req)
+
+    async def apredict_stream(self, examples: Sequence[Example],
+                              stop: threading.Event | None = None) -> AsyncIterator[tuple[int, Prediction]]:
+        """(position, prediction) as calls complete, at most `concurrency` in flight."""
+        if self.store is None:
+            raise ValueError("the openai backend needs a store (every paid response is recorded)")
+        stop = stop or threading.Event()
+        texts = [e.text for e in examples]
+        shots = self.exemplars_for(texts)
+        if self.batch:
+            from core.batch import run_batch
+
+            async for item in run_batch(self, texts, shots, stop):
+                yield item
+            return
+        calls = _Calls(make_async_client(self.api_key, self.base_url, self.max_retries, self.timeout),
+                       asyncio.Semaphore(self.concurrency), stop)
+
+        async def job(i: int) -> tuple[int, Prediction | None]:
+            return i, await self._one(calls, texts[i], shots[i])
+
+        tasks = [asyncio.ensure_future(job(i)) for i in range(len(texts))]
+        try:
+            for fut in asyncio.as_completed(tasks):
+                i, pred = await fut
+                if pred is not None:
+                    yield i, pred
+        finally:
+            stop.set()
+            # Calls already on the wire finish (and are stored): cancelling them would throw away paid answers.
+            pending = [t for t in tasks if not t.done()]
+            if pending:
+                await asyncio.wait(pending, timeout=self.timeout)
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await calls.client.close()
+
+    def predict_stream(self, examples: Sequence[Example]) -> Iterator[tuple[int, Prediction]]:
+        """Sync face of apredict_stream: an event loop in a worker thread feeds a queue.
+
+        Closing the generator (a stop button, an exception in the consumer) stops new calls;
+        calls in flight finish and are stored, so nothing paid is lost.
+        """
+        self._require_fit()
+        out: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        done = object()
+
+        async def produce():
+            try:
+                async for item in self.apredict_stream(examples, stop):
+                    out.put(item)
+            except BaseException as exc:  # noqa: BLE001 — re-raised in the consumer's thread
+                out.put(exc)
+            finally:
+                out.put(done)
+
+        worker = threading.Thread(target=lambda: asyncio.run(produce()), daemon=True, name="openai-calls")
+        worker.start()
+        try:
+            while True:
+                item = out.get()
+                if item is done:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            worker.join()
+
+
+class _Stopped(Exception):
+    """The run was stopped before this call was sent."""
+
+
+class _Calls:
+    """What the calls of one stream share: the client, the concurrency limit, the stop flag, calls in flight."""
+
+    def __init__(self, client, sem: asyncio.Semaphore, stop: threading.Event):
+        self.client, self.sem, self.stop = client, sem, stop
+        self.inflight: dict[str, asyncio.Future] = {}
+
+
+def _body_of(text: str) -> dict[str, Any]:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return {"unparseable_body": text[:10000]}
+    return body if isinstance(body, dict) else {"unparseable_body": text[:10000]}
+
+
+def _refuses_response_format(exc: BaseException) -> bool:
+    import openai
+
+    return isinstance(exc, openai.BadRequestError) and "response_format" in str(exc).lower()
+
+
+def _factory(method: str):
+    def build(spec: Spec, **options: Any) -> ChatApproach:
+        allowed = {"zero-shot": {"seed", "descriptions", "output", "structured", "temperature", "batch"},
+                   "few-shot": {"k", "seed", "descriptions", "output", "structured", "temperature", "batch"},
+                   "rag": {"k", "retriever", "descriptions", "output", "structured", "temperature", "batch"}}[method]
+        unknown = set(spec.params) - allowed
+        if unknown:
+            raise ValueError(f"openai:<model>:{method} does not take {', '.join(sorted(unknown))}; "
+                             f"it takes {', '.join(sorted(allowed))}")
+        if spec.arg:
+            raise ValueError(f"openai:<model>:{method} takes no argument after the method (got {spec.arg!r})")
+        opts = {k: v for k, v in options.items() if k in ChatApproach.backend_options}
+        return ChatApproach(spec.model, method, **spec.params, **opts)
+
+    return build
+
+
+for _method in ("zero-shot", "few-shot", "rag"):
+    register("openai", _method)(_factory(_method))

@@ -1,0 +1,296 @@
+"""Break-even economics: what each approach costs per call, per day, up front and over its lifetime.
+
+Pure functions over catalog rows (core.catalog.ModelInfo). Money is US$ as
+float; days are float days from the start date. The lifecycle matters as much
+as the prices: a fine-tune that pays back after its base model retires never
+pays back at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, field
+
+from core.catalog import ModelInfo
+
+PER_1M = 1_000_000
+
+# OpenAI's default n_epochs ("auto"), as its fine-tuning cookbook computes it: 3 epochs, changed so
+# that examples × epochs lands in 100–25,000, never outside 1–25 epochs.
+TARGET_EPOCHS = 3
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25_000
+MIN_DEFAULT_EPOCHS = 1
+MAX_DEFAULT_EPOCHS = 25
+
+
+class PricingError(ValueError):
+    """The catalog row lacks a price the calculation needs (e.g. a model with no fine-tuned price)."""
+
+
+def _price(info: ModelInfo, field_name: str) -> float:
+    value = getattr(info, field_name)
+    if value is None:
+        raise PricingError(f"{info.id} has no {field_name.replace('_per_1m', '').replace('_', ' ')} price in the catalog")
+    return value
+
+
+def inference_cost_usd(
+    info: ModelInfo,
+    input_tokens: float,
+    output_tokens: float,
+    fine_tuned: bool = False,
+    batch: bool = False,
+    cached_input_tokens: float = 0,
+) -> float:
+    """US$ for one call (or a total of calls) with these token counts.
+
+    `cached_input_tokens` is the part of `input_tokens` served from the prompt cache;
+    a row without a cached price bills them at the full input price.
+    """
+    if min(input_tokens, output_tokens, cached_input_tokens) < 0:
+        raise ValueError("token counts cannot be negative")
+    cached_input_tokens = min(cached_input_tokens, input_tokens)
+    prefix = "ft_" if fine_tuned else ""
+    input_price = _price(info, f"{prefix}input_per_1m")
+    cached_price = getattr(info, f"{prefix}cached_input_per_1m")
+    cached_price = input_price if cached_price is None else cached_price
+    cost = (
+        (input_tokens - cached_input_tokens) * input_price
+        + cached_input_tokens * cached_price
+        + output_tokens * _price(info, f"{prefix}output_per_1m")
+    ) / PER_1M
+    return cost * (1 - info.batch_discount) if batch else cost
+
+
+def training_cost_usd(info: ModelInfo, trained_tokens: float) -> float:
+    """US$ for a fine-tuning job billed for `trained_tokens` (= tokens in the file × epochs)."""
+    if trained_tokens < 0:
+        raise ValueError("trained tokens cannot be negative")
+    return trained_tokens * _price(info, "training_per_1m") / PER_1M
+
+
+def default_epochs(n_examples: int) -> int:
+    """OpenAI's default epochs for a training file of `n_examples` examples."""
+    if n_examples <= 0:
+        raise ValueError("a training file needs at least one example")
+    if n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n_examples)
+    if n_examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
+        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
+    return TARGET_EPOCHS
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    epochs: int
+    tokens_per_epoch: int
+    billed_tokens: int
+    cost_usd: float
+
+
+def estimate_training(
+    info: ModelInfo, example_tokens: list[int], epochs: int | None = None
+) -> TrainingEstimate:
+    """Billed tokens and US$ of fine-tuning on examples of these token lengths.
+
+    Examples longer than the model's per-example limit are counted at the limit
+    (the provider truncates or rejects them; the Dataset page flags them).
+    """
+    epochs = epochs or default_epochs(len(example_tokens))
+    cap = info.max_example_tokens or math.inf
+    per_epoch = int(sum(min(t, cap) for t in example_tokens))
+    billed = per_epoch * epochs
+    return TrainingEstimate(epochs, per_epoch, billed, training_cost_usd(info, billed))
+
+
+# --- approaches over time ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ApproachCost:
+    """One approach's costs: per call, once up front, and again each time the base model changes."""
+
+    name: str
+    cost_per_call: float
+    upfront_usd: float = 0.0
+    retrain_usd: float = 0.0
+
+    def per_day(self, calls_per_day: float) -> float:
+        return self.cost_per_call * calls_per_day
+
+    def cumulative(self, day: float, calls_per_day: float, retrain_days: tuple[float, ...] = ()) -> float:
+        """Total spent by the end of `day` (training paid on day 0 and on every retraining day reached)."""
+        retrains = sum(1 for r in retrain_days if r <= day)
+        return self.upfront_usd + retrains * self.retrain_usd + self.per_day(calls_per_day) * day
+
+
+def break_even_days(baseline: ApproachCost, candidate: ApproachCost, calls_per_day: float) -> float | None:
+    """Days until `candidate` (paying more up front, less per call) has cost no more than `baseline`.
+
+    0 when it is never more expensive; None when it never catches up.
+    """
+    extra_upfront = candidate.upfront_usd - baseline.upfront_usd
+    saving_per_day = baseline.per_day(calls_per_day) - candidate.per_day(calls_per_day)
+    if extra_upfront <= 0 and saving_per_day >= 0:
+        return 0.0
+    if saving_per_day <= 0:
+        return None
+    return extra_upfront / saving_per_day
+
+
+def retires_before_break_even(
+    break_even: float | None, retires: dt.date | None, start: dt.date | None = None
+) -> bool | None:
+    """True when the base model retires before the fine-tune has paid back (or it never pays back).
+
+    None when the model has no announced retirement date.
+    """
+    if retires is None:
+        return None
+    if break_even is None:
+        return True
+    start = start or dt.date.today()
+    return start + dt.timedelta(days=break_even) > retires
+
+
+def days_until(when: dt.date | None, start: dt.date | None = None) -> int | None:
+    if when is None:
+        return None
+    return (when - (start or dt.date.today())).days
+
+
+def retraining_days(
+    horizon_days: int, first_change_day: int | None, change_every_days: int | None = None
+) -> tuple[int, ...]:
+    """Days within the horizon on which the base model changes and a fine-tune must be trained again.
+
+    The first change is the base model's retirement (if announced); after it the
+    successor is assumed to change every `change_every_days` (None: no further change).
+    """
+    if first_change_day is None or first_change_day > horizon_days:
+        return ()
+    days = [max(first_change_day, 0)]
+    while change_every_days and days[-1] + change_every_days <= horizon_days:
+        days.append(days[-1] + change_every_days)
+    return tuple(days)
+
+
+# --- the standard comparison: prompt vs fine-tuned (vs RAG) on one model ---------------------------
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the break-even question needs; token counts are per call, training tokens per epoch."""
+
+    model: str
+    calls_per_day: float
+    prompt_tokens: float                  # input tokens of the prompted baseline (system prompt + ticket)
+    finetuned_prompt_tokens: float        # input tokens once fine-tuned (the instruction is trained in)
+    output_tokens: float
+    training_tokens: float                # tokens in the training file (one epoch)
+    epochs: int = TARGET_EPOCHS
+    rag_prompt_tokens: float | None = None  # input tokens with retrieved examples, if RAG is compared
+    batch: bool = False
+    horizon_days: int = 365
+    change_every_days: int | None = None  # how often a successor base model changes after retirement
+
+    def __post_init__(self):
+        if self.calls_per_day < 0:
+            raise ValueError("calls per day cannot be negative")
+        if not 1 <= self.epochs <= MAX_DEFAULT_EPOCHS:
+            raise ValueError(f"epochs must be between 1 and {MAX_DEFAULT_EPOCHS}")
+
+
+def approach_costs(info: ModelInfo, s: Scenario) -> dict[str, ApproachCost]:
+    """The approaches of a scenario, keyed by name: prompt, fine-tuned and (when given) RAG."""
+    training = training_cost_usd(info, s.training_tokens * s.epochs)
+    out = {
+        "prompt": ApproachCost("prompt", inference_cost_usd(info, s.prompt_tokens, s.output_tokens, batch=s.batch)),
+        "fine-tuned": ApproachCost(
+            "fine-tuned",
+            inference_cost_usd(info, s.finetuned_prompt_tokens, s.output_tokens, fine_tuned=True, batch=s.batch),
+            upfront_usd=training,
+            retrain_usd=training,
+        ),
+    }
+    if s.rag_prompt_tokens is not None:
+        out["rag"] = ApproachCost("rag", inference_cost_usd(info, s.rag_prompt_tokens, s.output_tokens, batch=s.batch))
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The break-even answer, as the CLI prints it (keys are a stable contract: add, never rename)."""
+
+    model: str
+    calls_per_day: float
+    baseline_cost_per_call: float
+    finetuned_cost_per_call: float
+    baseline_cost_per_day: float
+    finetuned_cost_per_day: float
+    training_cost: float
+    epochs: int
+    break_even_days: float | None
+    break_even_date: str | None
+    retires: str | None
+    no_new_jobs: str | None
+    retires_before_break_even: bool | None
+    fine_tuning_open: bool
+    horizon_days: int
+    retraining_days: list[int]
+    tco: dict[str, float]
+    rag_cost_per_day: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> Comparison:
+    start = start or dt.date.today()
+    costs = approach_costs(info, s)
+    base, ft = costs["prompt"], costs["fine-tuned"]
+    be = break_even_days(base, ft, s.calls_per_day)
+    retrain = retraining_days(s.horizon_days, days_until(info.retires, start), s.change_every_days)
+    tco = {
+        name: c.cumulative(s.horizon_days, s.calls_per_day, retrain if name == "fine-tuned" else ())
+        for name, c in costs.items()
+    }
+    warnings = []
+    open_ = info.can_start_jobs(start)
+    if not open_:
+        warnings.append(
+            f"{info.id} accepts no new fine-tuning jobs on {start.isoformat()}"
+            + (f" (stopped {info.no_new_jobs.isoformat()})" if info.no_new_jobs else "")
+            + ": price the fine-tune on another provider or a local model"
+        )
+    flag = retires_before_break_even(be, info.retires, start)
+    if flag:
+        warnings.append(
+            f"{info.id} retires on {info.retires.isoformat()}, before the fine-tune pays back"
+            if be is not None else
+            f"the fine-tune never pays back at {s.calls_per_day:g} calls/day"
+        )
+    elif be is None:
+        warnings.append(f"the fine-tune never pays back at {s.calls_per_day:g} calls/day")
+    return Comparison(
+        model=info.id,
+        calls_per_day=s.calls_per_day,
+        baseline_cost_per_call=base.cost_per_call,
+        finetuned_cost_per_call=ft.cost_per_call,
+        baseline_cost_per_day=base.per_day(s.calls_per_day),
+        finetuned_cost_per_day=ft.per_day(s.calls_per_day),
+        training_cost=ft.upfront_usd,
+        epochs=s.epochs,
+        break_even_days=be,
+        break_even_date=None if be is None else (start + dt.timedelta(days=math.ceil(be))).isoformat(),
+        retires=info.retires.isoformat() if info.retires else None,
+        no_new_jobs=info.no_new_jobs.isoformat() if info.no_new_jobs else None,
+        retires_before_break_even=flag,
+        fine_tuning_open=open_,
+        horizon_days=s.horizon_days,
+        retraining_days=list(retrain),
+        tco=tco,
+        rag_cost_per_day=costs["rag"].per_day(s.calls_per_day) if "rag" in costs else None,
+        warnings=warnings,
+    )

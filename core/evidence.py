@@ -1,0 +1,175 @@
+"""Evidence for the decision: measured token counts, accuracy and latency from the store's evaluation runs.
+
+Reads the `runs` and `predictions` tables (written by Evaluate) directly, so
+the Decide page can replace guesses with measurements and say which run each
+number came from. With no runs it returns nothing and the page keeps guesses.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from core.store import Store
+
+Kind = Literal["prompt", "rag", "fine-tuned", "local", "classical"]
+FINE_TUNED_METHODS = ("setfit", "lora", "finetuned", "fine-tuned", "ft")
+
+
+def approach_kind(approach: str, backend: str = "", model: str = "") -> Kind:
+    """Which family a run's approach belongs to, from its spec (e.g. `openai:gpt-4o-mini:rag:k=8`).
+
+    prompt / rag / fine-tuned are LLM approaches with token costs; `local` are the embedded
+    embedding approaches (no prompt at all); `classical` is the TF-IDF baseline.
+    """
+    segments = approach.split(":")
+    backend = backend or segments[0]
+    trained = model.startswith("ft:") or any(s in FINE_TUNED_METHODS for s in segments[1:])
+    if backend == "classical":
+        return "classical"
+    if backend == "local":
+        return "fine-tuned" if trained else "local"
+    if "rag" in segments:
+        return "rag"
+    return "fine-tuned" if trained else "prompt"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    approach: str
+    kind: Kind
+    backend: str
+    model: str
+    dataset_hash: str
+    split: str
+    status: str
+    created_at: str
+    n: int                          # scored predictions (failed calls excluded; invalid outputs count as wrong)
+    accuracy: float | None
+    input_tokens: float | None      # mean per call, where the backend reported usage
+    output_tokens: float | None
+    latency_p50_ms: float | None
+    cost_per_call: float | None
+
+    @property
+    def label(self) -> str:
+        acc = "" if self.accuracy is None else f", accuracy {self.accuracy:.1%}"
+        return f"run #{self.id} · {self.approach} · {self.split} · {self.dataset_hash[:8]} · {self.created_at[:16]}{acc}"
+
+
+def run_summaries(store: "Store", dataset_hash: str | None = None, split: str | None = None) -> list[RunSummary]:
+    """One summary per run that has predictions, newest first (optionally of one dataset version / split)."""
+    where, params = [], []
+    if dataset_hash:
+        where.append("r.dataset_hash = ?")
+        params.append(dataset_hash)
+    if split:
+        where.append("r.split = ?")
+        params.append(split)
+    rows = store.query(
+        "SELECT r.id, r.approach, r.backend, r.model, r.dataset_hash, r.split, r.status, r.created_at,"
+        " SUM(p.error IS NULL AND p.gold IS NOT NULL) AS n,"
+        " AVG(CASE WHEN p.error IS NULL AND p.gold IS NOT NULL THEN (p.label IS NOT NULL AND p.label = p.gold) END) AS accuracy,"
+        " AVG(p.input_tokens) AS input_tokens, AVG(p.output_tokens) AS output_tokens,"
+        " AVG(CASE WHEN p.error IS NULL THEN p.cost_usd END) AS cost_per_call"
+        " FROM runs r JOIN predictions p ON p.run_id = r.id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " GROUP BY r.id ORDER BY r.created_at DESC, r.id DESC",
+        params,
+    )
+    latencies = _latencies(store, [r["id"] for r in rows])
+    return [
+        RunSummary(
+            id=r["id"], approach=r["approach"], kind=approach_kind(r["approach"], r["backend"], r["model"]),
+            backend=r["backend"], model=r["model"], dataset_hash=r["dataset_hash"], split=r["split"],
+            status=r["status"], created_at=r["created_at"], n=r["n"] or 0, accuracy=r["accuracy"],
+            input_tokens=r["input_tokens"], output_tokens=r["output_tokens"],
+            latency_p50_ms=statistics.median(latencies[r["id"]]) if latencies.get(r["id"]) else None,
+            cost_per_call=r["cost_per_call"],
+        )
+        for r in rows
+    ]
+
+
+def _latencies(store: "Store", run_ids: list[int]) -> dict[int, list[float]]:
+    out: dict[int, list[float]] = {}
+    if not run_ids:
+        return out
+    marks = ",".join("?" * len(run_ids))
+    for r in store.query(
+        f"SELECT run_id, latency_ms FROM predictions WHERE run_id IN ({marks}) AND latency_ms IS NOT NULL AND error IS NULL",
+        run_ids,
+    ):
+        out.setdefault(r["run_id"], []).append(r["latency_ms"])
+    return out
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A number taken from a run, with the run it came from."""
+
+    value: float
+    run_id: int
+    source: str
+
+
+@dataclass
+class Evidence:
+    prompt_tokens: Measured | None = None
+    finetuned_prompt_tokens: Measured | None = None
+    rag_prompt_tokens: Measured | None = None
+    output_tokens: Measured | None = None
+    quality_gap_points: Measured | None = None
+    prompted_latency_ms: Measured | None = None
+    runs: list[RunSummary] = field(default_factory=list)
+
+    def filled(self) -> dict[str, Measured]:
+        """The fields a measurement is available for."""
+        names = ("prompt_tokens", "finetuned_prompt_tokens", "rag_prompt_tokens", "output_tokens",
+                 "quality_gap_points", "prompted_latency_ms")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+
+def _best(runs: list[RunSummary], kind: Kind, need: str | None = None) -> RunSummary | None:
+    """The most accurate run of a kind (that has the `need`ed field measured), ties to the newest."""
+    pool = [r for r in runs if r.kind == kind and r.accuracy is not None and (need is None or getattr(r, need) is not None)]
+    return max(pool, key=lambda r: r.accuracy, default=None)
+
+
+def evidence_from_runs(runs: list[RunSummary]) -> Evidence:
+    """Pick the measured inputs of the break-even and the questionnaire from runs.
+
+    Token counts of the prompted baseline come from its most accurate run that
+    reported usage; the quality gap is the best run of any approach minus the
+    best prompted run, in accuracy points.
+    """
+    ev = Evidence(runs=list(runs))
+    prompt = _best(runs, "prompt", "input_tokens")
+    if prompt:
+        ev.prompt_tokens = Measured(prompt.input_tokens, prompt.id, prompt.label)
+        if prompt.output_tokens is not None:
+            ev.output_tokens = Measured(prompt.output_tokens, prompt.id, prompt.label)
+    ft = _best(runs, "fine-tuned", "input_tokens")
+    if ft:
+        ev.finetuned_prompt_tokens = Measured(ft.input_tokens, ft.id, ft.label)
+    rag = _best(runs, "rag", "input_tokens")
+    if rag:
+        ev.rag_prompt_tokens = Measured(rag.input_tokens, rag.id, rag.label)
+    best_prompt = _best(runs, "prompt")
+    scored = [r for r in runs if r.accuracy is not None]
+    if best_prompt and scored:
+        best = max(scored, key=lambda r: r.accuracy)
+        gap = 100 * (best.accuracy - best_prompt.accuracy)
+        ev.quality_gap_points = Measured(gap, best.id, f"{best.label} vs {best_prompt.label}")
+    lat = _best(runs, "prompt", "latency_p50_ms")
+    if lat:
+        ev.prompted_latency_ms = Measured(lat.latency_p50_ms, lat.id, lat.label)
+    return ev
+
+
+def load_evidence(store: "Store", dataset_hash: str | None = None, split: str | None = "test") -> Evidence:
+    """Evidence from the store's runs; empty (nothing filled) when there are none."""
+    return evidence_from_runs(run_summaries(store, dataset_hash, split))

@@ -43,7 +43,7 @@ def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _age_s(stamp: str | None) -> float | None:
+def age_s(stamp: str | None) -> float | None:
     if not stamp:
         return None
     return (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(stamp)).total_seconds()
@@ -113,14 +113,15 @@ class Job:
         if self.status != "succeeded" or not self.model_ref:
             return None
         if self.backend == HOSTED_BACKEND:
-            return f"openai:{self.model_ref}:zero-shot"
+            # The plain-text prompt: the exact system prompt and answer format the model was trained on.
+            return f"openai:{self.model_ref}:zero-shot:output=text"
         return f"local:{_FAMILY[self.backend]}:{self.id}"
 
     @property
     def rollback_spec(self) -> str:
         """The baseline prompt approach this model replaces — always available to go back to."""
         if self.backend == HOSTED_BACKEND:
-            return f"openai:{self.base_model}:zero-shot"
+            return f"openai:{self.base_model}:zero-shot:output=text"
         return "local:zero-shot"
 
 
@@ -375,7 +376,7 @@ def reconcile_local(store: Store, stale_after_s: float = STALE_AFTER_S) -> list[
     for job in list_jobs(store, ACTIVE):
         if not job.is_local:
             continue
-        beat = _age_s(job.heartbeat_at) if job.heartbeat_at else _age_s(job.created_at)
+        beat = age_s(job.heartbeat_at) if job.heartbeat_at else age_s(job.created_at)
         dead_pid = job.pid is not None and not _pid_alive(job.pid)
         if dead_pid or (beat is not None and beat > stale_after_s):
             why = "its worker process is gone" if dead_pid else f"no sign of life for {beat:.0f} s"

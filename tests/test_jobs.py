@@ -49,7 +49,7 @@ def test_the_model_is_registered_once_even_when_two_pollers_race(store):
     assert len(registered) == 1
     job = jobs.get(store, job.id)
     assert (job.version, job.cost_usd, job.trained_tokens, job.progress) == (1, 1.5, 1000, 1.0)
-    assert job.approach_spec == "openai:ft:gpt-4.1-mini:org::abc:zero-shot"
+    assert job.approach_spec == "openai:ft:gpt-4.1-mini:org::abc:zero-shot:output=text"
 
 
 def test_models_are_versioned_and_the_baseline_always_stays(store):
@@ -66,7 +66,7 @@ def test_models_are_versioned_and_the_baseline_always_stays(store):
     assert versions[hosted.id].version == 1  # versions count per backend and base model
     assert versions[ids[1]].approach_spec == f"local:setfit:{ids[1]}"
     baselines = {m.approach_spec for m in jobs.models(store) if m.baseline}
-    assert baselines == {"local:zero-shot", "openai:gpt-4.1-mini:zero-shot"}
+    assert baselines == {"local:zero-shot", "openai:gpt-4.1-mini:zero-shot:output=text"}
 
 
 def test_metrics_merge_by_step_and_provider_events_are_stored_once(store):

@@ -12,14 +12,19 @@ import random
 from typing import Iterable
 
 from core.dataset import Dataset, Example
+from core.prompting import PromptConfig, format_answer, messages
 from core.task import Task
+
+# Fine-tuned models answer with the bare label: the plain-text zero-shot prompt is the one they learn and are
+# evaluated with (`openai:<ft-model>:zero-shot:output=text`), so training and evaluation use the same words.
+PROMPT = PromptConfig(output="text")
 
 
 def chat_record(task: Task, text: str, label: str | None = None) -> dict:
-    messages = [{"role": "system", "content": task.system_prompt(with_descriptions=True)}, {"role": "user", "content": text}]
+    msgs = messages(task, PROMPT, text)
     if label is not None:
-        messages.append({"role": "assistant", "content": label})
-    return {"messages": messages}
+        msgs.append({"role": "assistant", "content": format_answer(label, PROMPT)})
+    return {"messages": msgs}
 
 
 def chat_records(task: Task, examples: Iterable[Example]) -> list[dict]:
@@ -36,8 +41,8 @@ def preference_records(task: Task, examples: Iterable[Example], seed: int = 7) -
         wrong = rng.choice([n for n in task.label_names if n != e.label])
         out.append({
             "input": {"messages": chat_record(task, e.text)["messages"]},
-            "preferred_output": [{"role": "assistant", "content": e.label}],
-            "non_preferred_output": [{"role": "assistant", "content": wrong}],
+            "preferred_output": [{"role": "assistant", "content": format_answer(e.label, PROMPT)}],
+            "non_preferred_output": [{"role": "assistant", "content": format_answer(wrong, PROMPT)}],
         })
     return out
 

@@ -65,6 +65,24 @@ def test_a_setfit_job_streams_its_loss_and_registers_its_model(store):
     assert job.approach_spec == f"local:setfit:{job.id}"
 
 
+def test_a_trained_model_evaluates_as_an_approach(store):
+    from core import runs
+    from core.approach import approach_from_spec
+    from core.backends.local_finetuned import trained_models
+    from core.training.worker import launch_local
+
+    ds = tiny_dataset()
+    job = launch_local(store, "local-setfit", ds, FAST, detach=False)
+    assert trained_models(store, ds) == [job.approach_spec]  # offered on the Evaluate page
+    approach = approach_from_spec(job.approach_spec, store=store)
+    assert approach.spec == job.approach_spec and approach.config()["model_dir"] == job.model_ref
+    run = runs.execute(store, ds, approach, "test")
+    rows = runs.predictions(store, run.id)
+    assert len(rows) == 4 and all(r["label"] in ("billing", "shipping") for r in rows)
+    with pytest.raises(ValueError, match="no such trained model"):
+        approach_from_spec("local:setfit:nope-123", store=store)
+
+
 def test_detached_workers_queue_one_at_a_time_and_stop_when_cancelled(store):
     from core.training.worker import launch_local
 

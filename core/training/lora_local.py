@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import random
 import shutil
 from pathlib import Path
@@ -49,7 +50,9 @@ ANSWER_END = "<end_of_turn>"
 
 
 def base_dir(models_dir: Path) -> Path:
-    return Path(models_dir) / "_base" / BASE_DIR_NAME
+    """Where the converted base lives: the workspace's models/_base, or $FTLAB_BASE_MODELS shared by workspaces."""
+    root = os.environ.get("FTLAB_BASE_MODELS") or Path(models_dir) / "_base"
+    return Path(root) / BASE_DIR_NAME
 
 
 def base_ready(models_dir: Path) -> bool:
@@ -103,39 +106,37 @@ def load_base(models_dir: Path, on_message: Callable[[str], None] = print):
 class Encoder:
     """Gemma turn format for chat records. The system part is tokenized once and shared (and cached when scoring)."""
 
-    def __init__(self, tokenizer, system: str, max_tokens: int = 512):
+    def __init__(self, tokenizer, system: str, max_text_tokens: int = 256):
         self.tok = tokenizer
-        self.max_tokens = max_tokens
+        self.max_text_tokens = max_text_tokens
         self.system = system
-        self.system_ids = self._system_ids(system)
+        self.system_ids = [tokenizer.bos_token_id] + self._ids(USER_OPEN + system + "\n\n")
         self.close_ids = self._ids(TURN_CLOSE + MODEL_OPEN)
-
-    def _system_ids(self, system: str) -> list[int]:
-        return [self.tok.bos_token_id] + self._ids(USER_OPEN + system + "\n\n")
 
     def _ids(self, text: str) -> list[int]:
         return self.tok(text, add_special_tokens=False).input_ids
 
     def user_ids(self, text: str) -> list[int]:
-        """The example's part of the prompt, truncated from the text's end to fit `max_tokens`."""
-        room = max(8, self.max_tokens - len(self.system_ids) - len(self.close_ids) - 8)
-        return self._ids(text)[:room] + self.close_ids
+        """The example's part of the prompt, the text cut at `max_text_tokens`."""
+        return self._ids(text)[:self.max_text_tokens] + self.close_ids
 
     def answer_ids(self, answer: str) -> list[int]:
         return self._ids(answer + ANSWER_END)
 
     def example(self, record: dict) -> tuple[list[int], list[int]]:
-        """(prompt ids, answer ids) of one chat record {"messages": [system, user, assistant]}."""
+        """(user-part ids, answer ids) of one chat record {"messages": [system, user, assistant]}."""
         msgs = {m["role"]: m["content"] for m in record["messages"]}
-        system = self.system_ids if msgs.get("system", self.system) == self.system else self._system_ids(msgs["system"])
-        return system + self.user_ids(msgs["user"]), self.answer_ids(msgs["assistant"])
+        if msgs.get("system", self.system) != self.system:
+            raise ValueError("LoRA training shares one system prompt across the records; this record has another")
+        return self.user_ids(msgs["user"]), self.answer_ids(msgs["assistant"])
 
 
 def _batch(pairs: list[tuple[list[int], list[int]]], pad_id: int):
-    """Left-padded batch: every answer ends at the last position, so the last K logits cover all answers."""
+    """User parts + answers, left-padded: every answer ends at the last position, so the last K logits
+    cover all answers."""
     import torch
 
-    seqs = [p + a for p, a in pairs]
+    seqs = [u + a for u, a in pairs]
     width = max(map(len, seqs))
     k = max(len(a) for _, a in pairs)
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
@@ -145,15 +146,26 @@ def _batch(pairs: list[tuple[list[int], list[int]]], pad_id: int):
         ids[i, width - len(s):] = torch.tensor(s)
         mask[i, width - len(s):] = 1
         targets[i, k - len(a):] = torch.tensor(a)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    return ids, mask, positions, targets, k
+    return ids, mask, targets, k
 
 
-def _answer_loss(model, pairs, pad_id):
+def _answer_loss(model, system_ids: list[int], pairs, pad_id: int):
+    """Mean cross-entropy of the answer tokens after `system + user`.
+
+    The system prompt (most of every sequence: the task's label guidelines) is run once per batch and its
+    keys/values repeated for every example — gradients flow back through them — instead of once per example.
+    """
     import torch
 
-    ids, mask, positions, targets, k = _batch(pairs, pad_id)
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=k + 1).logits
+    n_sys = len(system_ids)
+    prefix = model(input_ids=torch.tensor([system_ids]), use_cache=True, logits_to_keep=1)
+    cache = prefix.past_key_values
+    cache.batch_repeat_interleave(len(pairs))
+    ids, mask, targets, k = _batch(pairs, pad_id)
+    full_mask = torch.cat([torch.ones((len(pairs), n_sys), dtype=torch.long), mask], dim=1)
+    positions = n_sys + (mask.cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=ids, attention_mask=full_mask, position_ids=positions, past_key_values=cache,
+                   use_cache=True, logits_to_keep=k + 1).logits
     # logits at position t predict token t+1: the last k+1 positions predict the last k tokens (the answers)
     return torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                              ignore_index=-100)
@@ -179,7 +191,7 @@ class LoraClassifier:
     def _prepare(self) -> Encoder:
         if self._encoder is None:
             # The system prompt of the chat records (the same words the hosted provider trains on).
-            self._encoder = Encoder(self.tokenizer, system_prompt(self.task, PROMPT), self.options.max_seq_tokens)
+            self._encoder = Encoder(self.tokenizer, system_prompt(self.task, PROMPT), self.options.max_text_tokens)
             self._label_ids = [self._encoder.answer_ids(lab) for lab in self.labels]
         return self._encoder
 
@@ -217,7 +229,7 @@ class LoraClassifier:
             rng.shuffle(order)
             for start in range(0, len(order), opts.batch_size):
                 self.model.train()
-                loss = _answer_loss(self.model, [train[i] for i in order[start:start + opts.batch_size]], pad)
+                loss = _answer_loss(self.model, enc.system_ids, [train[i] for i in order[start:start + opts.batch_size]], pad)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimizer.step()
@@ -241,7 +253,7 @@ class LoraClassifier:
 
         self.model.eval()
         with torch.no_grad():
-            losses = [float(_answer_loss(self.model, pairs[i:i + 8], self.tokenizer.pad_token_id))
+            losses = [float(_answer_loss(self.model, self._prepare().system_ids, pairs[i:i + 8], self.tokenizer.pad_token_id))
                       for i in range(0, len(pairs), 8)]
         return sum(losses) / len(losses)
 

@@ -48,7 +48,7 @@ class LoraOptions(_Options):
     batch_size: int = Field(8, ge=1, le=64, description="Examples per optimisation step.")
     max_examples_per_class: int | None = Field(
         32, ge=1, description="Use at most this many train examples per class (32/class reached 96 % in the sweep).")
-    max_seq_tokens: int = Field(512, ge=64, le=4096, description="Longer examples are truncated from the text's end.")
+    max_text_tokens: int = Field(256, ge=16, le=2048, description="Texts longer than this many tokens are cut at the end.")
     seed: int = Field(42, description="Random seed.")
 
 
@@ -148,32 +148,39 @@ def estimate_setfit(train: list[Example], dev: list[Example], opts: SetFitOption
 
 # --- LoRA on Gemma 3 270M --------------------------------------------------------------------
 
-# Measured here (2 shared cores, fp32, r=8, all linear layers; bench/train_banking77.py prints fresh figures):
-# a step of 8 × 103 tokens takes ~4.3 s (forward 2.0 s, backward 2.3 s).
-LORA_TRAIN_S_PER_TOKEN = 0.0052   # forward + backward per sequence token
-LORA_VALID_S_PER_TOKEN = 0.0022   # forward only (validation loss)
-LORA_VALID_TOKENS = 6 * 16        # validation points × dev examples per point (lora_local.VALID_*)
+# Measured here (2 shared cores, fp32, r=8, all linear layers; bench/train_banking77.py prints fresh figures).
+# The system prompt runs once per batch (its keys/values are shared), the texts once each.
+LORA_TRAIN_S_PER_TOKEN = 0.0052   # forward + backward per text token (a step of 8 × 103 tokens: ~4.3 s)
+LORA_PREFIX_S_PER_TOKEN = 0.008   # forward + backward per system-prompt token, once per step (long attention span)
+LORA_FORWARD_S_PER_TOKEN = 0.0022 # forward only (validation loss)
+LORA_VALID_POINTS, LORA_VALID_EXAMPLES = 6, 16   # lora_local.VALID_POINTS / VALID_EXAMPLES
 LORA_SCORE_S_PER_EXAMPLE = 0.6    # classification by scoring every label string after a cached prompt
 LORA_LOAD_S = 10.0                # torch + model from the converted safetensors
 LORA_CONVERT_S = 70.0             # first use only: GGUF → dequantized safetensors under the workspace
 LORA_DEV_EXAMPLES = 40            # dev examples scored at the end for the dev accuracy
+GEMMA_PER_O200K = 1.05            # Gemma's tokenizer needs ~5 % more tokens than o200k_base on English
 
 
 def estimate_lora(train: list[Example], dev: list[Example], system_prompt: str, opts: LoraOptions,
                   base_ready: bool = True) -> Estimate:
     from core.tokens import count_tokens
 
-    # Gemma's tokenizer is not loaded before launch (torch); o200k_base counts within ~10 % on English.
-    prompt_tokens = count_tokens(system_prompt, "gpt-4o") + 12
-    per_example = [min(opts.max_seq_tokens, prompt_tokens + count_tokens(e.text, "gpt-4o") + 4) for e in train]
-    tokens = sum(per_example) * opts.epochs
-    steps = math.ceil(len(train) / opts.batch_size) * opts.epochs
+    # Gemma's tokenizer is not loaded before launch (that needs torch): o200k_base, scaled.
+    system = count_tokens(system_prompt, "gpt-4o") * GEMMA_PER_O200K + 8
+    texts = [min(opts.max_text_tokens, count_tokens(e.text, "gpt-4o") * GEMMA_PER_O200K) + 10 for e in train]
+    steps_per_epoch = math.ceil(len(train) / opts.batch_size)
+    steps = steps_per_epoch * opts.epochs
+    train_s = steps * system * LORA_PREFIX_S_PER_TOKEN + sum(texts) * opts.epochs * LORA_TRAIN_S_PER_TOKEN
+    mean_text = sum(texts) / max(len(texts), 1)
+    batches_per_point = math.ceil(LORA_VALID_EXAMPLES / 8)
+    valid_s = (LORA_VALID_POINTS * (batches_per_point * system + LORA_VALID_EXAMPLES * mean_text)
+               * LORA_FORWARD_S_PER_TOKEN) if dev else 0.0
     n_dev = min(len(dev), LORA_DEV_EXAMPLES)
-    mean = sum(per_example) / max(len(per_example), 1)
-    valid = LORA_VALID_TOKENS * mean * LORA_VALID_S_PER_TOKEN if dev else 0.0
-    seconds = LORA_LOAD_S + tokens * LORA_TRAIN_S_PER_TOKEN + valid + n_dev * LORA_SCORE_S_PER_EXAMPLE
-    notes = [f"{steps} steps, ~{tokens:,} tokens processed", "~4 GB of memory while training"]
+    seconds = LORA_LOAD_S + train_s + valid_s + n_dev * LORA_SCORE_S_PER_EXAMPLE
+    tokens = int((steps * system) + sum(texts) * opts.epochs)
+    notes = [f"{steps} steps; the {system:.0f}-token system prompt runs once per step, the texts once per epoch",
+             "~4 GB of memory while training"]
     if not base_ready:
         seconds += LORA_CONVERT_S
-        notes.append("first use: the GGUF base model is converted once (~45 s)")
+        notes.append("first use: the GGUF base model is converted once (~1 min)")
     return Estimate(seconds=seconds, cost_usd=0.0, examples=len(train), steps=steps, tokens=tokens, notes=tuple(notes))

@@ -84,3 +84,14 @@ def sidebar() -> None:
                 help="Kept in this browser session only — never written to disk, logs or exports.",
             )
         st.caption(f"Workspace: `{load_settings().workspace}`")
+    _resume_jobs(s.path.as_posix())
+
+
+@st.cache_resource(show_spinner=False)
+def _resume_jobs(db_path: str) -> list[str]:
+    """Once per app process: unfinished fine-tuning jobs are picked up again (core/training/hosted.py)."""
+    from core.training.hosted import Endpoint, resume_on_start
+
+    public = str(_secret("public_mode")).strip().lower() in ("1", "true", "yes", "on")
+    configured = Endpoint(api_key=_secret("OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY"), base_url=base_url())
+    return resume_on_start(_store(db_path), configured, public_mode=public)

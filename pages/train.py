@@ -59,32 +59,19 @@ def _owner_ok() -> bool:
 
 
 def _endpoint(owner_ok: bool):
-    """The fine-tuning API of this session. In public mode only the visitor's own key, unless the owner signed in."""
-    from core.training.hosted import Endpoint
+    """This session's fine-tuning API (core decides which key a visitor may use)."""
+    from core.training.hosted import endpoint_for
 
-    visitor_key = st.session_state.get("openai_api_key") or None
-    key = visitor_key if PUBLIC_MODE and not owner_ok else shared.api_key()
-    azure = st.session_state.get("train_azure_endpoint") or shared._secret("AZURE_OPENAI_ENDPOINT")
-    if azure and not (PUBLIC_MODE and not owner_ok):
-        key = key or shared._secret("AZURE_OPENAI_API_KEY")
-    return Endpoint(api_key=key, base_url=None if azure else shared.base_url(), azure_endpoint=azure or None,
-                    api_version=st.session_state.get("train_api_version") or shared._secret("OPENAI_API_VERSION"))
-
-
-@st.cache_resource(show_spinner=False)
-def _resume_on_start(db_path: str) -> list[str]:
-    """Once per app process: dead local workers → interrupted; unfinished hosted jobs → polled again."""
-    from core.training import hosted
-
-    jobs.reconcile_local(store)
-    endpoint = _endpoint(owner_ok=False)
-    if PUBLIC_MODE or not endpoint.configured:  # a visitor's page load never reaches a paid endpoint
-        return []
-    return hosted.resume_polling(store, lambda: hosted.make_client(endpoint))
+    return endpoint_for(
+        session_key=st.session_state.get("openai_api_key") or None, configured_key=shared.api_key(),
+        base_url=shared.base_url(),
+        azure_endpoint=st.session_state.get("train_azure_endpoint") or shared._secret("AZURE_OPENAI_ENDPOINT"),
+        azure_key=shared._secret("AZURE_OPENAI_API_KEY"),
+        api_version=st.session_state.get("train_api_version") or shared._secret("OPENAI_API_VERSION"),
+        public_mode=PUBLIC_MODE, owner_ok=owner_ok)
 
 
-_resume_on_start(str(store.path))
-jobs.reconcile_local(store)
+jobs.reconcile_local(store)  # a worker that died since the last look shows as interrupted, with a Restart button
 
 
 # --- option inputs generated from the typed options (field descriptions are the help texts) ------------

@@ -43,3 +43,17 @@ def test_passwords_compare_in_constant_time_and_need_an_expected_value():
     assert not password_matches("guess", "s3cret")
     assert not password_matches("", "")
     assert not password_matches("anything", None)
+
+
+def test_a_visitor_in_public_mode_never_gets_the_owners_key():
+    from core.training.hosted import endpoint_for
+
+    common = dict(configured_key="sk-owner", base_url="https://api.example/v1", azure_key="az-owner")
+    visitor = endpoint_for(session_key=None, public_mode=True, **common)
+    assert visitor.api_key is None
+    assert endpoint_for(session_key="sk-visitor", public_mode=True, **common).api_key == "sk-visitor"
+    assert endpoint_for(session_key=None, public_mode=True, owner_ok=True, **common).api_key == "sk-owner"
+    azure = endpoint_for(session_key=None, public_mode=True, azure_endpoint="https://x.openai.azure.com", **common)
+    assert azure.api_key is None
+    assert endpoint_for(session_key=None, azure_endpoint="https://x.openai.azure.com", **common).api_key == "sk-owner"
+    assert endpoint_for(session_key=None, **common).api_key == "sk-owner"  # the owner's own lab

@@ -161,3 +161,17 @@ def test_the_estimate_uses_the_catalog_price_and_openai_default_epochs():
     # 16 examples → OpenAI's default of 100 // 16 = 6 epochs
     assert "6 epochs" in est.notes[0] and est.cost_usd == pytest.approx(est.tokens * 5 / 1e6)
     assert hosted.estimate(ds, BASE, HostedOptions(n_epochs=2)).tokens == est.tokens // 6 * 2
+
+
+def test_app_start_resumes_polling_but_never_in_public_mode(store, ft_server):
+    job = _launch(store, ft_server)
+    endpoint = hosted.Endpoint(api_key="sk-test", base_url=ft_server.base_url)
+    ft_server.reset_counters()
+    assert hosted.resume_on_start(store, endpoint, public_mode=True) == []
+    assert hosted.resume_on_start(store, hosted.Endpoint(), public_mode=False) == []  # nothing configured
+    assert ft_server.requests == []
+    assert hosted.resume_on_start(store, endpoint) == [job.id]
+    deadline = time.monotonic() + 20
+    while jobs.get(store, job.id).is_active and time.monotonic() < deadline:  # let the poller finish its job
+        time.sleep(0.1)
+    assert jobs.get(store, job.id).status == "succeeded"

@@ -70,6 +70,19 @@ class Endpoint:
         return self.azure_endpoint or self.base_url or "https://api.openai.com/v1"
 
 
+def endpoint_for(*, session_key: str | None, configured_key: str | None, base_url: str | None,
+                 azure_endpoint: str | None = None, azure_key: str | None = None, api_version: str | None = None,
+                 public_mode: bool = False, owner_ok: bool = False) -> Endpoint:
+    """The endpoint a page may use. In public mode a visitor gets only their own key (typed in the session),
+    never the owner's configured one — unless the owner's password was given."""
+    restricted = public_mode and not owner_ok
+    key = session_key if restricted else (session_key or configured_key)
+    if azure_endpoint:
+        return Endpoint(api_key=key or (None if restricted else azure_key), azure_endpoint=azure_endpoint,
+                        api_version=api_version)
+    return Endpoint(api_key=key, base_url=base_url)
+
+
 def make_client(endpoint: Endpoint, max_retries: int = 3, timeout: float = 120.0):
     import openai
 
@@ -471,6 +484,16 @@ def resume_polling(store: Store, client_factory: Callable[[], Any], interval_s: 
         if ensure_polling(str(store.path), job.id, client_factory, interval_s):
             started.append(job.id)
     return started
+
+
+def resume_on_start(store: Store, endpoint: Endpoint, public_mode: bool = False) -> list[str]:
+    """What the app does once when it starts: local jobs whose worker died are marked interrupted, and
+    unfinished hosted jobs are polled again — with the configured key only, and never in public mode (a
+    visitor's page load must not reach a paid endpoint). Returns the ids now being polled."""
+    jobs.reconcile_local(store)
+    if public_mode or not endpoint.configured:
+        return []
+    return resume_polling(store, lambda: make_client(endpoint))
 
 
 def polling(store_path: str, job_id: str) -> bool:

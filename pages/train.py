@@ -21,6 +21,8 @@ from core.training.curves import loss_rows, overfitting_point
 from core.training.options import OPTIONS
 from pages import _shared as shared
 
+shared.ensure_app_navigation()
+
 BACKENDS = {
     LOCAL_SETFIT: "Local · SetFit (MiniLM)",
     LOCAL_LORA: "Local · LoRA (Gemma 3 270M)",
@@ -45,30 +47,23 @@ ds = shared.current_dataset()
 st.caption(f"Working on **{ds.name}** · version `{ds.hash}`")
 
 
-# --- settings read from secrets and the session (core only sees plain values) -------------------------
+# --- who may spend money: decided in core/public_mode.py, credentials from the sidebar ------------------------
 
-def _truthy(value) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-PUBLIC_MODE = _truthy(shared._secret("public_mode"))
+MODE = shared.public_mode()
 
 
-def _owner_ok() -> bool:
-    return guards.password_matches(st.session_state.get("train_owner_password"), shared._secret("owner_password"))
+def _endpoint():
+    """This session's fine-tuning API, or None when hosted actions must stay disabled (public mode)."""
+    from core.training.hosted import Endpoint
 
-
-def _endpoint(owner_ok: bool):
-    """This session's fine-tuning API (core decides which key a visitor may use)."""
-    from core.training.hosted import endpoint_for
-
-    return endpoint_for(
-        session_key=st.session_state.get("openai_api_key") or None, configured_key=shared.api_key(),
-        base_url=shared.base_url(),
-        azure_endpoint=st.session_state.get("train_azure_endpoint") or shared._secret("AZURE_OPENAI_ENDPOINT"),
-        azure_key=shared._secret("AZURE_OPENAI_API_KEY"),
-        api_version=st.session_state.get("train_api_version") or shared._secret("OPENAI_API_VERSION"),
-        public_mode=PUBLIC_MODE, owner_ok=owner_ok)
+    ep = shared.endpoint()
+    if ep is None:
+        return None
+    # Azure: typed in this session, or the owner's from secrets — the latter only for the owner's endpoint.
+    azure = st.session_state.get("train_azure_endpoint") or (shared._secret("AZURE_OPENAI_ENDPOINT") if ep.owner else None)
+    key = ep.api_key or (shared._secret("AZURE_OPENAI_API_KEY") if azure and ep.owner else None)
+    return Endpoint(api_key=key, base_url=None if azure else ep.base_url, azure_endpoint=azure or None,
+                    api_version=st.session_state.get("train_api_version") or shared._secret("OPENAI_API_VERSION"))
 
 
 jobs.reconcile_local(store)  # a worker that died since the last look shows as interrupted, with a Restart button
@@ -122,22 +117,13 @@ def _number(raw: str):
             return raw  # validation names the field
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "provider-dependent"
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
-
-
 # --- 1 · launch -----------------------------------------------------------------------------------------------
 
 st.subheader("Launch a job", divider="gray")
-if PUBLIC_MODE:
-    st.info("Public mode: everyone can train locally (small jobs, one at a time). Hosted fine-tuning spends money: "
-            "it needs the owner's password or your own API key in the sidebar (kept in this session only).",
-            icon=":material/public:")
-    st.text_input("Owner password", type="password", key="train_owner_password",
-                  help="Unlocks hosted fine-tuning with the owner's key.")
-owner_ok = _owner_ok()
+if MODE.enabled:
+    st.caption(f"Public demo: local training is open to everyone (up to {MODE.max_local_train_examples} examples, "
+               "a few minutes, one at a time); hosted fine-tuning needs your own API key or the owner's password "
+               "in the sidebar.")
 
 if "train_backend_next" in st.session_state:  # a "train locally instead" button asked for another backend
     st.session_state["train_backend"] = st.session_state.pop("train_backend_next")
@@ -184,7 +170,7 @@ if backend_spec:
 if plan is not None:
     est = plan.estimate
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Estimated time", _duration(est.seconds))
+    m1.metric("Estimated time", guards.duration(est.seconds))
     m2.metric("Estimated cost", f"${est.cost_usd:,.2f}" if plan.price_known or plan.is_local else "unknown")
     m3.metric("Training examples", f"{est.examples:,}")
     if est.steps is not None:
@@ -195,15 +181,11 @@ if plan is not None:
         st.caption(f"• {note}")
     budget = st.number_input("Budget for this launch (US$)", min_value=0.0, value=None, step=1.0, key="train_budget",
                              help="Launches whose estimated cost is above it are refused. Empty: no budget.")
-    local_busy = any(j.is_local for j in jobs.list_jobs(store, jobs.ACTIVE))
-    visitor_key = bool(st.session_state.get("openai_api_key"))
-    check = guards.check_launch(plan.backend, est, budget_usd=budget, public_mode=PUBLIC_MODE, owner_ok=owner_ok,
-                                visitor_key=visitor_key, local_busy=local_busy, price_known=plan.price_known)
-    endpoint = _endpoint(owner_ok) if not plan.is_local else None
+    running_local = sum(j.is_local for j in jobs.list_jobs(store, jobs.ACTIVE))
+    endpoint = _endpoint() if not plan.is_local else None
+    check = guards.check_launch(plan.backend, est, budget_usd=budget, price_known=plan.price_known, mode=MODE,
+                                endpoint_ok=endpoint is not None, running_local_jobs=running_local)
     reasons = list(check.reasons)
-    if endpoint is not None and check.allowed and not endpoint.configured:
-        reasons.append("Configure the fine-tuning endpoint first: an API key (and base URL for another server) in "
-                       "the sidebar's endpoint settings.")
     for reason in reasons:
         st.error(reason, icon=":material/block:")
     if st.session_state.pop("train_reset_confirm", False):
@@ -269,11 +251,11 @@ def loss_chart(points: list[dict]) -> alt.LayerChart | None:
     return (lines + rule + text).properties(height=280)
 
 
-def hosted_client(owner: bool):
+def hosted_client():
     from core.training import hosted
 
-    endpoint = _endpoint(owner)
-    return (lambda: hosted.make_client(endpoint)) if endpoint.configured else None
+    endpoint = _endpoint()
+    return (lambda: hosted.make_client(endpoint)) if endpoint is not None else None
 
 
 def job_panel(job_id: str) -> None:
@@ -281,21 +263,21 @@ def job_panel(job_id: str) -> None:
     if job.backend == HOSTED and job.is_active:
         from core.training import hosted
 
-        factory = hosted_client(owner_ok)
+        factory = hosted_client()
         if factory is None:
-            st.warning("This hosted job is not being polled: no API key in this session.", icon=":material/sync_problem:")
-        elif not hosted.polling(str(store.path), job.id) and not (PUBLIC_MODE and not owner_ok
-                                                                  and not st.session_state.get("openai_api_key")):
+            st.warning("This hosted job is not being polled: no endpoint configured in this session.",
+                       icon=":material/sync_problem:")
+        elif not hosted.polling(str(store.path), job.id):
             hosted.ensure_polling(str(store.path), job.id, factory)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Status", job.status.replace("_", " "), help="pending → (validating files → queued →) running → "
               "succeeded | failed | cancelled | refused | interrupted")
     elapsed = job.seconds
-    c2.metric("Elapsed", _duration(elapsed) if elapsed is not None else "—")
+    c2.metric("Elapsed", guards.duration(elapsed) if elapsed is not None else "—")
     if job.is_local and job.is_active and job.progress > 0.02 and elapsed:
-        c3.metric("Time left (est.)", _duration(elapsed * (1 - job.progress) / job.progress))
+        c3.metric("Time left (est.)", guards.duration(elapsed * (1 - job.progress) / job.progress))
     elif job.estimate:
-        c3.metric("Estimated", _duration(job.estimate.get("seconds")))
+        c3.metric("Estimated", guards.duration(job.estimate.get("seconds")))
     cost = job.cost_usd if job.cost_usd is not None else (job.estimate or {}).get("cost_usd")
     c4.metric("Cost" if job.cost_usd is not None else "Cost (estimated)", f"${cost:,.2f}" if cost is not None else "—")
     st.progress(job.progress, text=job.progress_note or job.status.replace("_", " "))
@@ -345,9 +327,9 @@ def _act(job: jobs.Job, action: str) -> None:
         return
     from core.training import hosted
 
-    factory = hosted_client(owner_ok)
+    factory = hosted_client()
     if factory is None:
-        st.error("No API key in this session to reach the provider.")
+        st.error("No endpoint in this session to reach the provider.")
         return
     try:
         getattr(hosted, action)(store, factory(), job.id)

@@ -108,10 +108,13 @@ class LocalLora(_FineTunedLocal):
 
 @register_suggestions
 def trained_models(store, dataset) -> list[str]:
-    """Every trained model (local and hosted) whose labels this dataset's task has, newest first."""
+    """The models trained on this machine whose labels this dataset's task has, newest first. (Hosted
+    fine-tunes need an endpoint and cost money per call: the Train page sends them to Evaluate explicitly.)"""
     labels = set(dataset.task.label_names)
     out = []
     for version in jobs.models(store, include_baselines=False):
+        if not version.approach_spec.startswith("local:"):
+            continue
         row = store.query_one("SELECT task_json FROM datasets WHERE hash = ?", (version.dataset_hash,))
         if row is None:
             continue

@@ -70,19 +70,6 @@ class Endpoint:
         return self.azure_endpoint or self.base_url or "https://api.openai.com/v1"
 
 
-def endpoint_for(*, session_key: str | None, configured_key: str | None, base_url: str | None,
-                 azure_endpoint: str | None = None, azure_key: str | None = None, api_version: str | None = None,
-                 public_mode: bool = False, owner_ok: bool = False) -> Endpoint:
-    """The endpoint a page may use. In public mode a visitor gets only their own key (typed in the session),
-    never the owner's configured one — unless the owner's password was given."""
-    restricted = public_mode and not owner_ok
-    key = session_key if restricted else (session_key or configured_key)
-    if azure_endpoint:
-        return Endpoint(api_key=key or (None if restricted else azure_key), azure_endpoint=azure_endpoint,
-                        api_version=api_version)
-    return Endpoint(api_key=key, base_url=base_url)
-
-
 def make_client(endpoint: Endpoint, max_retries: int = 3, timeout: float = 120.0):
     import openai
 

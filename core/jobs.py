@@ -117,6 +117,14 @@ class Job:
             return f"openai:{self.model_ref}:zero-shot:output=text"
         return f"local:{_FAMILY[self.backend]}:{self.id}"
 
+    def summary(self) -> dict[str, Any]:
+        """The job as the CLI prints it (`python -m core train/jobs --json`): keys are only ever added."""
+        return {"job_id": self.id, "status": self.status, "model": self.model_ref, "cost_usd": self.cost_usd,
+                "seconds": round(self.seconds, 1) if self.seconds is not None else None, "backend": self.backend,
+                "base_model": self.base_model, "dataset": self.dataset_hash, "approach": self.approach_spec,
+                "version": self.version, "trained_tokens": self.trained_tokens, "estimate": self.estimate,
+                "error": self.error}
+
     @property
     def rollback_spec(self) -> str:
         """The baseline prompt approach this model replaces — always available to go back to."""

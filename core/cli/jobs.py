@@ -12,7 +12,6 @@ import sys
 
 from core import jobs
 from core.cli import CommandError, Result
-from core.cli.train import _summary
 from core.store import open_store
 
 HELP = "list fine-tuning jobs and their models; resume polling, cancel or restart one"
@@ -41,7 +40,7 @@ def run(args) -> Result:
     try:
         if args.show:
             job = jobs.get(store, args.show)
-            data = {**_summary(job), "params": job.params, "provider_id": job.provider_id,
+            data = {**job.summary(), "params": job.params, "provider_id": job.provider_id,
                     "events": [e.__dict__ for e in jobs.events(store, job.id) if e.kind != "metrics"],
                     "metrics": jobs.metrics(store, job.id)}
             return Result(data, "\n".join(f"{e['at']}  {e['kind']:<7} {e['message']}" for e in data["events"]))
@@ -53,12 +52,12 @@ def run(args) -> Result:
                 from core.training import hosted
 
                 job = hosted.cancel(store, _client(), job.id)
-            return Result(_summary(job), f"{job.id}: {job.status}" + (" (stopping)" if job.cancel_requested else ""))
+            return Result(job.summary(), f"{job.id}: {job.status}" + (" (stopping)" if job.cancel_requested else ""))
         if args.restart:
             from core.training.worker import restart
 
             job = restart(store, args.restart)
-            return Result(_summary(job), f"{args.restart} restarted as {job.id}")
+            return Result(job.summary(), f"{args.restart} restarted as {job.id}")
     except KeyError as exc:
         raise CommandError(str(exc).strip('"')) from exc
     except (ValueError, RuntimeError) as exc:
@@ -73,7 +72,7 @@ def run(args) -> Result:
                 print(f"{job.id}: {job.status}, polling", file=sys.stderr, flush=True)
                 hosted.watch(store, client, job.id)
     listed = jobs.list_jobs(store, args.status)
-    rows = [_summary(j) for j in listed]
+    rows = [j.summary() for j in listed]
     text = "\n".join(
         f"{j.id:<16} {j.status:<12} {j.backend:<13} {j.base_model:<26} {j.dataset_hash or '':<16} "
         f"{(j.model_name or j.model_ref or ''):<40} {'' if j.cost_usd is None else f'${j.cost_usd:.2f}'}"

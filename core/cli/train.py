@@ -15,7 +15,6 @@ import json
 import sys
 
 from core import dataset as datasets
-from core import jobs
 from core.cli import CommandError, Result
 from core.store import open_store
 
@@ -50,13 +49,6 @@ def _options(args, backend: str) -> dict:
     if args.epochs is not None:
         opts["n_epochs" if backend == "openai" else "epochs"] = args.epochs
     return opts
-
-
-def _summary(job: jobs.Job) -> dict:
-    return {"job_id": job.id, "status": job.status, "model": job.model_ref, "cost_usd": job.cost_usd,
-            "seconds": round(job.seconds, 1) if job.seconds is not None else None, "backend": job.backend,
-            "base_model": job.base_model, "dataset": job.dataset_hash, "approach": job.approach_spec,
-            "version": job.version, "trained_tokens": job.trained_tokens, "estimate": job.estimate, "error": job.error}
 
 
 def run(args) -> Result:
@@ -96,7 +88,7 @@ def run(args) -> Result:
     if not plan.is_local and job.is_active and not args.detach:
         print(f"{job.id}: {job.status} (provider job {job.provider_id}); polling", file=sys.stderr, flush=True)
         job = hosted.watch(store, hosted.make_client(endpoint), job.id)
-    data = _summary(job)
+    data = job.summary()
     text = f"{job.id}: {job.status}" + (f" → {job.model_ref}" if job.model_ref else "") + \
         (f" (${job.cost_usd:.2f})" if job.cost_usd else "") + (f"\n{job.error}" if job.error else "") + \
         (f"\nevaluate it: python -m core evaluate --dataset {ds.hash} --approach {job.approach_spec}"

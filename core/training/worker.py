@@ -120,7 +120,8 @@ def spawn(store: Store, job_id: str) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}  # a local job needs no key: don't hand it one
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_WAIT_POLICY="PASSIVE", TOKENIZERS_PARALLELISM="false")
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_WAIT_POLICY="PASSIVE", TOKENIZERS_PARALLELISM="false",
+               TQDM_DISABLE="1")  # progress goes to the store; the log keeps messages and tracebacks
     with open(log, "ab") as out:
         child = subprocess.Popen(
             [sys.executable, "-m", "core.training.worker", "--db", str(store.path), "--job", job_id],

@@ -16,7 +16,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from core import jobs
-from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, guards
+from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, guards, missing_modules
 from core.training.curves import loss_rows, overfitting_point
 from core.training.options import OPTIONS
 from pages import _shared as shared
@@ -102,8 +102,8 @@ def option_inputs(backend: str) -> dict:
             is_int = int in plain
             values[name] = col.number_input(
                 label, value=default, step=1 if is_int else (default / 2 if default else 0.1),
-                format=None if is_int else "%g", help=field.description + (" Empty: automatic." if None.__class__ in plain
-                                                                           else ""), key=key)
+                format=None if is_int else "%g", key=key,
+                help=field.description + (" Empty: automatic." if type(None) in plain else ""))
     return values
 
 
@@ -186,6 +186,10 @@ if plan is not None:
     check = guards.check_launch(plan.backend, est, budget_usd=budget, price_known=plan.price_known, mode=MODE,
                                 endpoint_ok=endpoint is not None, running_local_jobs=running_local)
     reasons = list(check.reasons)
+    missing = missing_modules(plan.backend)
+    if missing:
+        reasons.append(f"Local training needs the local tier (`pip install -r requirements-local.txt`); "
+                       f"missing here: {', '.join(missing)}.")
     for reason in reasons:
         st.error(reason, icon=":material/block:")
     if st.session_state.pop("train_reset_confirm", False):

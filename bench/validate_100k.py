@@ -79,7 +79,7 @@ def stages(path: Path) -> None:
 
     def progress(_fraction: float, message: str) -> None:
         now = time.perf_counter()
-        print(f"  {last[1][:16]:16}  {now - last[0]:6.2f} s")
+        print(f"  {last[1][:40]:40}  {now - last[0]:6.2f} s")
         last[:] = [now, message]
 
     datareport.build(imported, progress=progress)

@@ -9,6 +9,7 @@ statistics and training cost per fine-tunable model → advice. The CLI's
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from statistics import mean, median
 from typing import Callable, Literal
@@ -227,28 +228,30 @@ def _check_tokens(report: DataReport, drop: bool = True) -> None:
 def _finish(report: DataReport, embeddings: bool | Literal["auto"], step: Progress) -> None:
     rows = report.rows
     report.findings += dataset_findings([r.label for r in rows], report.task.label_names if report.task else None)
-    step(0.2, "looking for personal data")
-    report.pii = [(i, m) for i, r in enumerate(rows) for m in pii.scan(r.text)]
     vectors = None
     use = local_tier_installed() and len(rows) <= EMBEDDING_MAX_ROWS if embeddings == "auto" else bool(embeddings)
     if use and rows:
-        step(0.35, f"embedding {len(rows):,} texts with MiniLM")
+        step(0.1, f"embedding {len(rows):,} texts with MiniLM")
         from core.encoder import embed
 
         vectors = embed([r.text for r in rows])
     elif embeddings == "auto" and rows:
         why = "the local tier is not installed" if not local_tier_installed() else f"{len(rows):,} rows > {EMBEDDING_MAX_ROWS:,}"
         report.notes.append(f"semantic duplicates not checked ({why}); exact and near duplicates were")
-    step(0.6, "duplicates, conflicts, leakage and likely label errors")
+    step(0.3, "duplicates, conflicts, leakage, likely label errors and personal data")
     splits = [r.split for r in rows]
-    report.quality = quality.check([r.text for r in rows], [r.label for r in rows],
-                                   splits if any(splits) else None, embeddings=vectors)
+    # The quality checks spend most of their time in numpy / scipy / scikit-learn, which release the GIL:
+    # on two cores the PII scan (pure Python) and the cost estimate run alongside them in this thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checked = pool.submit(quality.check, [r.text for r in rows], [r.label for r in rows],
+                              splits if any(splits) else None, embeddings=vectors)
+        report.pii = [(i, m) for i, r in enumerate(rows) for m in pii.scan(r.text)]
+        _training(report)
+        report.quality = checked.result()
     report.notes += report.quality.notes
     for test_row, other in report.quality.leakage:
         report.findings.append(Finding(rows[test_row].line, "leakage",
                                        f"test text also in {rows[other].split} (line {rows[other].line}): the test score would flatter"))
-    step(0.85, "training cost")
-    _training(report)
     report.findings.sort(key=lambda f: (f.line is not None, f.line or 0))
     report.advice = advice(report)
     step(1.0, "done")

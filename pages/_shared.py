@@ -85,9 +85,20 @@ def max_upload_mb() -> int | None:
     return mode.max_upload_mb if mode.enabled else None
 
 
+def select_dataset(dataset_hash: str) -> None:
+    """Make a (new) version the current one from the next run on (call st.rerun() after).
+
+    The sidebar's selectbox owns the `dataset_hash` key and cannot be changed once drawn,
+    so the choice waits in `dataset_hash_next` until `current_dataset()` applies it.
+    """
+    st.session_state["dataset_hash_next"] = dataset_hash
+
+
 def current_dataset() -> datasets.Dataset:
     """The dataset version the pages work on; the bundled sample until the user picks another."""
     s = store()
+    if "dataset_hash_next" in st.session_state:
+        st.session_state["dataset_hash"] = st.session_state.pop("dataset_hash_next")
     h = st.session_state.get("dataset_hash")
     if h is None:
         h = datasets.save(s, datasets.load_sample())

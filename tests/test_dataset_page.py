@@ -73,4 +73,6 @@ def test_redaction_makes_a_new_version_without_pii(app, workspace):
     rescanned = datareport.from_dataset(datasets.load(store, new_hash), embeddings=False)
     assert rescanned.pii == []
     assert datasets.load(store, old_hash).hash == old_hash  # the previous version stays
-    assert any("Saved new version" in s.value for s in app.success)
+    # The sample's test split was used by the pre-loaded evaluation runs, so it is frozen: the page says
+    # that the redaction (which touches PII tickets in the test split) is a new, not comparable version.
+    assert any("is frozen" in w.value and new_hash[:8] in w.value for w in app.warning)

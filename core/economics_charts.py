@@ -12,8 +12,11 @@ import altair as alt
 import pandas as pd
 
 from core.economics import Comparison
+from core.palette import SHADES
 
-COLORS = {"prompt": "#64748b", "fine-tuned": "#2563eb", "rag": "#d97706", "local": "#16a34a"}
+# The same family colours as every other chart (core.palette): prompting blue, RAG green, fine-tuning orange.
+COLORS = {"prompt": SHADES["prompting"][0], "fine-tuned": SHADES["fine-tuning"][0], "rag": SHADES["rag"][0],
+          "local": SHADES["other"][0]}
 
 
 def _color(names: list[str]) -> alt.Scale:

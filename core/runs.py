@@ -34,12 +34,13 @@ class Run:
     status: str  # running | finished | incomplete (calls failed or were stopped; a rerun completes them)
     created_at: str
     finished_at: str | None
+    origin: str = ""  # '' for runs made here; 'preloaded: <command> on <date>' for shipped results
 
     @classmethod
     def from_row(cls, row) -> "Run":
         return cls(row["id"], row["dataset_hash"], row["split"], row["approach"], row["config_hash"],
                    json.loads(row["config_json"]), row["backend"], row["model"], row["status"],
-                   row["created_at"], row["finished_at"])
+                   row["created_at"], row["finished_at"], row["origin"])
 
 
 def start(store: Store, dataset: Dataset, split: str, approach: Approach) -> Run:

@@ -152,3 +152,26 @@ def _resume_jobs(db_path: str) -> list[str]:
     owner = Endpoint(api_key=_secret("OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY"),
                      base_url=_secret("OPENAI_BASE_URL") or load_settings().base_url)
     return resume_on_start(_store(db_path), owner, public_mode=public_mode().enabled)
+
+
+def memo_buttons(container, ds: datasets.Dataset, run_ids: list[int], scenario=None, recommendation: str | None = None,
+                 key: str = "memo") -> None:
+    """"Export decision memo" as HTML and Markdown, rendered only when clicked (charts take a moment)."""
+    from core import memo
+
+    if not run_ids:
+        container.caption("The decision memo needs evaluation runs: run approaches on the Evaluate page.")
+        return
+    stem = f"decision-memo-{ds.hash[:8]}"
+
+    def build(kind: str):
+        m = memo.build(store(), ds, run_ids, scenario, recommendation=recommendation)
+        return m.html if kind == "html" else m.markdown
+
+    c1, c2 = container.columns(2)
+    c1.download_button("Export decision memo (HTML)", lambda: build("html"), file_name=f"{stem}.html",
+                       mime="text/html", key=f"{key}_html", type="primary", icon=":material/description:",
+                       help="One page for the meeting: question, evidence with charts, break-even, risks, decision. "
+                            "Every number links to the run it came from.")
+    c2.download_button("Export decision memo (Markdown)", lambda: build("md"), file_name=f"{stem}.md",
+                       mime="text/markdown", key=f"{key}_md")

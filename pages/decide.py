@@ -11,6 +11,7 @@ import streamlit as st
 from core import catalog as cat
 from core import economics as eco
 from core import economics_charts as charts
+from core import runs
 from core.decision import CHANGES_OFTEN, Questionnaire, decide, flow_dot
 from core.evidence import load_evidence
 from core.tokens import count_tokens
@@ -258,6 +259,10 @@ with b2:
                    "pays back in time. Volumes where it never pays back have no point.")
     else:
         st.info(f"{model_id} has no fine-tuning prices: nothing to break even against.")
+memo_runs = [r["id"] for r in runs.list_runs(shared.store(), ds.hash, "test") if r["n_predictions"]][-8:] if ds else []
+shared.memo_buttons(st, ds, memo_runs, scenario, key="memo_decide",
+                    recommendation="Recommended by the decision framework: "
+                    + "; ".join(f"{r.title} ({', '.join(r.rules)})" for r in decision.recommendations) + ".")
 d1, d2 = st.columns(2)
 d1.download_button("Download break-even (JSON)", json.dumps(comparison.to_dict(), indent=2), file_name=f"breakeven-{model_id}.json",
                    mime="application/json", key="dl_breakeven")

@@ -36,7 +36,7 @@ def _parse_specs(text: str) -> list[str]:
 # --- run approaches ---------------------------------------------------------------------
 
 sent = st.session_state.get("evaluate_specs", [])  # a model sent from the Train page, with its baseline
-with st.expander("Run approaches", expanded=bool(sent) or not runs.list_runs(store, ds.hash)):
+with st.expander("Run approaches", icon=":material/play_arrow:", expanded=bool(sent) or not runs.list_runs(store, ds.hash)):
     local_ok = local_status().ready
     remote = endpoint_status(shared.api_key(), shared.base_url())
     offered = [CLASSICAL] + (LOCAL_PRESETS if local_ok else []) + suggested_specs(store, ds)
@@ -124,6 +124,7 @@ stamp = tuple((r["id"], r["n_predictions"], r["n_errors"]) for r in split_runs i
 rep = _report(str(store.path), tuple(selected), stamp, tuple(ds.task.label_names))
 v = rep.verdict
 (st.success if v.significant else st.info)(f"**Verdict.** {v.sentence}", icon=":material/flag:")
+shared.memo_buttons(st, ds, list(selected), key="memo_evaluate")
 
 table = pd.DataFrame([{
     "approach": s.spec,
@@ -147,7 +148,7 @@ st.dataframe(table, hide_index=True, column_config={
     "$ / 1k calls": st.column_config.NumberColumn(format="$%.4f", help="Empty: the model's price is unknown."),
 })
 
-from pages import _evaluate_charts as charts  # noqa: E402 — altair only once there is something to draw
+from core import evaluate_charts as charts  # noqa: E402 — altair only once there is something to draw
 
 tab_overview, tab_sig, tab_classes, tab_errors, tab_download = st.tabs(
     ["Accuracy, cost, latency", "Significance", "Per class", "Errors side by side", "Downloads"])
@@ -213,7 +214,7 @@ with tab_download:
 
 # --- capability regression check ------------------------------------------------------------
 
-with st.expander("🧠 Capability regression check (fine-tuned chat models)"):
+with st.expander("Capability regression check (fine-tuned chat models)", icon=":material/psychology:"):
     st.markdown("Fine-tuning on one narrow task can cost general ability. This runs a small bundled suite of "
                 "general prompts (arithmetic, knowledge, language, instructions, format) on a base chat model "
                 "and its fine-tune and lists what the fine-tune lost.")

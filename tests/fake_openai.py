@@ -229,6 +229,7 @@ class FakeOpenAI:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive: the client's connection pool is exercised as in production
+            disable_nagle_algorithm = True  # headers and body go out in two writes: Nagle would add ~40 ms each
 
             def log_message(self, *args):  # quiet
                 pass
@@ -507,3 +508,49 @@ class FakeOpenAI:
         if b["status"] in ("validating", "in_progress"):
             b["status"] = "cancelling"
         return FakeResponse(200, dict(b))
+
+
+# --- in another process ------------------------------------------------------------------
+
+
+def _serve_forever(conn, kwargs: dict) -> None:
+    with FakeOpenAI(**kwargs) as server:
+        conn.send(server.base_url)
+        while True:
+            msg = conn.recv()
+            if msg == "stats":
+                conn.send({"billed": dict(server.billed), "requests": list(server.requests),
+                           "duplicate_paid_calls": server.duplicate_paid_calls()})
+            elif msg == "stop":
+                return
+
+
+class FakeOpenAIProcess:
+    """The same server in a child process, for benchmarks: an in-process server would compete with the
+    client for the GIL and measure itself, while a real endpoint runs elsewhere.
+
+        with FakeOpenAIProcess(latency_s=0.25) as fake:
+            ... base_url=fake.base_url ...
+            fake.stats()["duplicate_paid_calls"]
+    """
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+    def __enter__(self) -> "FakeOpenAIProcess":
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_forever, args=(child, self.kwargs), daemon=True)
+        self._proc.start()
+        self.base_url = self._conn.recv()
+        return self
+
+    def stats(self) -> dict:
+        self._conn.send("stats")
+        return self._conn.recv()
+
+    def __exit__(self, *exc) -> None:
+        self._conn.send("stop")
+        self._proc.join(timeout=10)

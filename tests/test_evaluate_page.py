@@ -67,7 +67,7 @@ def test_charts_are_valid_vega_lite(store):
     from core import report, runs
     from core.approach import approach_from_spec
     from core.palette import colors_for
-    from pages import _evaluate_charts as charts
+    from core import evaluate_charts as charts
     from tests.eval_data import make_dataset
 
     ds = make_dataset(8, 10)

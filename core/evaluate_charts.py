@@ -1,4 +1,4 @@
-"""Altair charts of the Evaluate page (pure functions of a Report: easy to test, reused by the memo)."""
+"""Altair charts of an evaluation Report: what the Evaluate page draws and the decision memo embeds."""
 
 from __future__ import annotations
 

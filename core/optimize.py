@@ -362,14 +362,6 @@ class PromptSearch:
             self._embedder = embed
         return self._embedder
 
-    def _train_vectors(self) -> np.ndarray:
-        texts = [e.text for e in self.train]
-        if self.backend == "local" or self.retriever == "minilm":
-            return self.embedder()(texts)
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts).toarray()
-
     def shared_index(self):
         from core.backends.prompt import SharedIndex
 
@@ -384,7 +376,7 @@ class PromptSearch:
             if self.backend == "local":
                 space = replace(space, retriever="minilm")
             self._candidates = generate(self.task, self.train, self.dataset.hash, self.backend, self.model, space,
-                                        vectors=self._train_vectors, retriever=space.retriever or self.retriever)
+                                        retriever=space.retriever or self.retriever)
         return self._candidates
 
     @property
@@ -458,10 +450,20 @@ class PromptSearch:
         return self._usd_call[cand.hash]
 
     # -- the plan
+    def _too_small(self) -> ValueError:
+        dev_n, test_calls = len(self.dev), 2 * len(self.test)
+        usd = "" if self.budget.usd is None else f" / ${self.budget.usd:g}"
+        return ValueError(
+            f"a budget of {self.budget.calls} calls{usd} is too small: scoring the chosen and the naive prompt once "
+            f"on test takes {test_calls} calls, the naive prompt on dev {dev_n}, and a search at least "
+            f"{2 * MIN_FIRST_ROUND} more — give at least {test_calls + dev_n + 2 * MIN_FIRST_ROUND} calls")
+
     def estimate(self) -> Estimate:
-        cands = self.candidates()
         dev_n, test_n = len(self.dev), len(self.test)
         test_calls = test_n * 2
+        if self.budget.calls - test_calls < dev_n + 2 * MIN_FIRST_ROUND:
+            raise self._too_small()  # before generating anything
+        cands = self.candidates()
         notes = []
         meta = self.space.meta_rewrites if self.backend != "local" else 0
         search = self.budget.calls - test_calls
@@ -476,11 +478,7 @@ class PromptSearch:
             if usd_call > 0:
                 search = min(search, int(search_usd / usd_call))
         if search < dev_n + 2 * MIN_FIRST_ROUND:
-            raise ValueError(
-                f"a budget of {self.budget.calls} calls{'' if self.budget.usd is None else f' / ${self.budget.usd:g}'}"
-                f" is too small: scoring the chosen and the naive prompt once on test takes {test_calls} calls, the "
-                f"naive prompt on dev {dev_n}, and a search at least {2 * MIN_FIRST_ROUND} more — "
-                f"give at least {test_calls + dev_n + 2 * MIN_FIRST_ROUND} calls")
+            raise self._too_small()
         first = min(dev_n, max(MIN_FIRST_ROUND, len(self.task.labels)))
         # The naive prompt is one of the candidates, scored first on the whole dev split: plan the others.
         others = len(cands) - 1

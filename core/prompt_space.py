@@ -257,7 +257,7 @@ def diverse_exemplars(train: Sequence[Example], k: int, vectors: np.ndarray) -> 
     """k class-balanced exemplars that cover each class's variety (greedy max-min distance).
 
     Round-robin over labels; each label first contributes its most typical example (nearest
-    its centroid), then the example farthest from every exemplar chosen so far — so the
+    its centroid), then the example least similar to every exemplar chosen so far — so the
     prompt shows the range of each class instead of near-duplicates.
     """
     if k <= 0 or not train:
@@ -268,32 +268,39 @@ def diverse_exemplars(train: Sequence[Example], k: int, vectors: np.ndarray) -> 
         by_label[e.label].append(i)
     labels = sorted(by_label)
     chosen: list[int] = []
+    taken: set[int] = set()
     while len(chosen) < min(k, len(train)):
         progressed = False
         for lab in labels:
-            pool = [i for i in by_label[lab] if i not in chosen]
+            pool = [i for i in by_label[lab] if i not in taken]
             if not pool or len(chosen) >= k:
                 continue
-            if not any(train[c].label == lab for c in chosen):
+            mine = [c for c in chosen if train[c].label == lab]
+            if not mine:
                 centroid = vectors[by_label[lab]].mean(axis=0)
-                pick = max(pool, key=lambda i: float(vectors[i] @ centroid))
+                pick = pool[int(np.argmax(vectors[pool] @ centroid))]
             else:
-                sims = vectors[pool] @ vectors[chosen].T
-                pick = pool[int(np.argmin(sims.max(axis=1)))]
+                pick = pool[int(np.argmin((vectors[pool] @ vectors[chosen].T).max(axis=1)))]
             chosen.append(pick)
+            taken.add(pick)
             progressed = True
         if not progressed:
             break
     return [train[i] for i in chosen]
 
 
+def lexical_vectors(texts: Sequence[str]) -> np.ndarray:
+    """TF-IDF vectors (scikit-learn): what "most diverse" is measured in — cheap, no model, the same on every tier."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(list(texts)).toarray()
+
+
 def exemplars_for(selection: str, k: int, train: Sequence[Example], seed: int,
-                  vectors: Callable[[], np.ndarray] | None) -> list[Example]:
+                  vectors: Callable[[], np.ndarray]) -> list[Example]:
     if k == 0 or selection in ("none", "retrieved"):
         return []
     if selection == "diverse":
-        if vectors is None:
-            raise ValueError("diverse exemplars need text vectors")
         return diverse_exemplars(train, k, vectors())
     return select_exemplars(train, k, selection, seed)
 
@@ -309,13 +316,12 @@ def naive_candidate(task: Task, backend: str, model: str, dataset_hash: str) -> 
 
 
 def generate(task: Task, train: Sequence[Example], dataset_hash: str, backend: str, model: str,
-             space: SearchSpace, vectors: Callable[[], np.ndarray] | None = None,
-             retriever: str = "tfidf") -> list[Candidate]:
+             space: SearchSpace, retriever: str = "tfidf") -> list[Candidate]:
     """Every templated candidate of the space, deduplicated, naive first, then a seeded shuffle.
 
     The order is the priority when the budget cannot try them all: a seeded random sample of a
-    grid covers its dimensions better than the grid's first rows would. `vectors()` returns the
-    train split's vectors (only called when diverse exemplars are asked for).
+    grid covers its dimensions better than the grid's first rows would. Generating needs no
+    model (diversity is lexical), so the page can show the plan before anything heavy loads.
     """
     train = [e for e in train if e.label is not None]
     terms = discriminative_terms(train, task.label_names) if any("terms" in d for d in space.descriptions) else {}
@@ -323,7 +329,7 @@ def generate(task: Task, train: Sequence[Example], dataset_hash: str, backend: s
 
     def train_vectors() -> np.ndarray:
         if not cached_vectors:
-            cached_vectors.append(vectors())
+            cached_vectors.append(lexical_vectors([e.text for e in train]))
         return cached_vectors[0]
 
     naive = naive_candidate(task, backend, model, dataset_hash)
@@ -339,7 +345,7 @@ def generate(task: Task, train: Sequence[Example], dataset_hash: str, backend: s
 
     def exemplar_ids(k: int, sel: str) -> tuple[str, ...]:
         if (k, sel) not in exemplar_cache:
-            chosen = exemplars_for(sel, k, train, space.seed, train_vectors if vectors else None)
+            chosen = exemplars_for(sel, k, train, space.seed, train_vectors)
             exemplar_cache[(k, sel)] = tuple(e.id for e in chosen)
         return exemplar_cache[(k, sel)]
 

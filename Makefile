@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run run-light test bench clean
+.PHONY: run run-light test bench clean browser-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ run: $(VENV)/.local
 run-light: $(VENV)/.light   ## what Community Cloud runs: no torch, local models disabled
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-test: $(VENV)/.dev
+# The browser test drives Debian's Chromium: Playwright's own browser download cannot work offline.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is missing: 'sudo apt-get install chromium' (the browser test is skipped without it)"; fi; }
+
+test: $(VENV)/.dev browser-deps
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev

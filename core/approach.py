@@ -24,6 +24,8 @@ approach (e.g. `local:setfit:<model>` from the Train page, an optimized prompt
 `openai:<model>:prompt:<hash>` from the Prompts page) touches no shared file.
 A factory receives the parsed `Spec` and the backend options (store, api_key,
 base_url, concurrency, …) and ignores the options it has no use for.
+`@register_suggestions` lets a module offer ready specs (its trained models,
+the promoted prompt) to the Evaluate page's picker.
 """
 
 from __future__ import annotations
@@ -134,6 +136,23 @@ def parse_spec(text: str) -> Spec:
     return Spec(backend, head[0], ":".join(head[1:]), params)
 
 
+def family(spec: str) -> str:
+    """Where an approach sits on the ladder the lab compares: prompting, RAG, fine-tuning, classical."""
+    try:
+        s = parse_spec(spec)
+    except ValueError:
+        return "other"
+    if s.backend == "classical":
+        return "classical"
+    if s.method == "rag":
+        return "rag"
+    if s.method in ("setfit", "lora") or s.model.startswith("ft:"):
+        return "fine-tuning"
+    if s.method in ("zero-shot", "few-shot", "prompt"):
+        return "prompting"
+    return "other"
+
+
 # --- the registry ---------------------------------------------------------------
 
 Factory = Callable[..., "Approach"]
@@ -165,6 +184,29 @@ def _discover() -> None:
 
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         importlib.import_module(f"{pkg.__name__}.{info.name}")
+
+
+Suggester = Callable[..., list[str]]
+_SUGGESTERS: list[Suggester] = []
+
+
+def register_suggestions(fn: Suggester) -> Suggester:
+    """Decorator: `fn(store, dataset) -> [spec, …]` offers ready approaches (trained models, promoted prompts)
+    on the Evaluate page and elsewhere."""
+    _SUGGESTERS.append(fn)
+    return fn
+
+
+def suggested_specs(store, dataset) -> list[str]:
+    """Specs other modules offer for this dataset; a failing suggester is skipped, not fatal."""
+    _discover()
+    out: list[str] = []
+    for fn in _SUGGESTERS:
+        try:
+            out += [s for s in fn(store, dataset) if s not in out]
+        except Exception:  # noqa: BLE001 — a broken plug-in must not break the page
+            continue
+    return out
 
 
 def known_backends() -> set[str]:

@@ -9,8 +9,10 @@ store (`catalog_rows`); later sources replace earlier rows with the same id.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
+import sqlite3
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +168,12 @@ def _validate(raw: dict, origin: str, where: str) -> ModelInfo:
 
 
 def load_bundled() -> Catalog:
+    return _bundled(BUNDLED_PATH.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _bundled(_mtime_ns: int) -> Catalog:
+    """Parsed once per file version: backends price every call through the catalog."""
     rows = parse_toml(BUNDLED_PATH.read_text(encoding="utf-8"), str(BUNDLED_PATH))
     return Catalog({}).with_rows(rows, "bundled", str(BUNDLED_PATH))
 
@@ -173,23 +181,30 @@ def load_bundled() -> Catalog:
 def load_catalog(workspace: str | Path | None = None, store: "Store | None" = None) -> Catalog:
     """The bundled catalog, overridden by the workspace's catalog.toml and the rows saved in the store.
 
-    Without arguments it reads the configured workspace; its store is only
-    consulted when its database already exists (reading prices never creates one).
+    Without arguments it reads the configured workspace; its database is read
+    only if it exists, read-only (pricing a call never creates or migrates a store).
     """
     catalog = load_bundled()
-    ws = Path(workspace) if workspace is not None else load_settings().workspace
-    override = ws / WORKSPACE_FILE
+    settings = load_settings(workspace)
+    override = settings.workspace / WORKSPACE_FILE
     if override.is_file():
         catalog = catalog.with_rows(parse_toml(override.read_text(encoding="utf-8"), str(override)), "workspace", str(override))
-    if store is None:
-        db = ws / "lab.sqlite3"
-        if db.is_file():
-            from core.store import Store
-
-            store = Store(db)
-    if store is not None:
-        catalog = catalog.with_rows(stored_rows(store), "store", "custom rows in the store")
+    rows = stored_rows(store) if store is not None else _stored_rows_readonly(settings.db_path)
+    if rows:
+        catalog = catalog.with_rows(rows, "store", "custom rows in the store")
     return catalog
+
+
+def _stored_rows_readonly(db: Path) -> list[dict]:
+    if not db.is_file():
+        return []
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'catalog_rows'").fetchone():
+            return []  # a store from before this migration
+        return [json.loads(r[0]) for r in conn.execute("SELECT row_json FROM catalog_rows ORDER BY updated_at, id")]
+    finally:
+        conn.close()
 
 
 # --- custom rows kept in the store (the Decide page's editor) ---------------------------------

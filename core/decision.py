@@ -269,15 +269,15 @@ def _done(b: _Builder) -> Decision:
 
 # --- drawing --------------------------------------------------------------------------------
 
-def flow_dot(decision: Decision | None = None) -> str:
+def flow_dot(decision: Decision | None = None, rankdir: str = "TB") -> str:
     """Graphviz DOT of the ladder; the path of `decision` is highlighted (st.graphviz_chart draws it)."""
     on_path = set(decision.path) if decision else set()
     taken = decision.edges_taken() if decision else set()
     lines = [
         "digraph decide {",
-        '  rankdir=TB; bgcolor="transparent";',
-        '  node [fontname="Helvetica", fontsize=10, style="rounded,filled", fillcolor="#f4f4f5", color="#a1a1aa", fontcolor="#3f3f46"];',
-        '  edge [fontname="Helvetica", fontsize=9, color="#a1a1aa", fontcolor="#71717a"];',
+        f'  rankdir={rankdir}; bgcolor="transparent"; nodesep=0.25; ranksep=0.35;',
+        '  node [fontname="Helvetica", fontsize=13, style="rounded,filled", fillcolor="#f4f4f5", color="#a1a1aa", fontcolor="#3f3f46"];',
+        '  edge [fontname="Helvetica", fontsize=11, color="#a1a1aa", fontcolor="#71717a"];',
     ]
     for node, (label, kind) in NODES.items():
         shape = {"start": "oval", "question": "diamond", "outcome": "box"}[kind]

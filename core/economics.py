@@ -139,6 +139,17 @@ def break_even_days(baseline: ApproachCost, candidate: ApproachCost, calls_per_d
     return extra_upfront / saving_per_day
 
 
+def calls_to_break_even_within(baseline: ApproachCost, candidate: ApproachCost, days: float) -> float | None:
+    """The smallest calls/day at which `candidate` pays back within `days` (None: never, at any volume)."""
+    saving_per_call = baseline.cost_per_call - candidate.cost_per_call
+    extra_upfront = candidate.upfront_usd - baseline.upfront_usd
+    if extra_upfront <= 0:
+        return 0.0
+    if saving_per_call <= 0 or days <= 0:
+        return None
+    return extra_upfront / (saving_per_call * days)
+
+
 def retires_before_break_even(
     break_even: float | None, retires: dt.date | None, start: dt.date | None = None
 ) -> bool | None:
@@ -201,18 +212,21 @@ class Scenario:
             raise ValueError(f"epochs must be between 1 and {MAX_DEFAULT_EPOCHS}")
 
 
+def has_fine_tuned_prices(info: ModelInfo) -> bool:
+    return None not in (info.training_per_1m, info.ft_input_per_1m, info.ft_output_per_1m)
+
+
 def approach_costs(info: ModelInfo, s: Scenario) -> dict[str, ApproachCost]:
-    """The approaches of a scenario, keyed by name: prompt, fine-tuned and (when given) RAG."""
-    training = training_cost_usd(info, s.training_tokens * s.epochs)
-    out = {
-        "prompt": ApproachCost("prompt", inference_cost_usd(info, s.prompt_tokens, s.output_tokens, batch=s.batch)),
-        "fine-tuned": ApproachCost(
+    """The approaches of a scenario, keyed by name: prompt, fine-tuned (when the row prices it) and RAG (when given)."""
+    out = {"prompt": ApproachCost("prompt", inference_cost_usd(info, s.prompt_tokens, s.output_tokens, batch=s.batch))}
+    if has_fine_tuned_prices(info):
+        training = training_cost_usd(info, s.training_tokens * s.epochs)
+        out["fine-tuned"] = ApproachCost(
             "fine-tuned",
             inference_cost_usd(info, s.finetuned_prompt_tokens, s.output_tokens, fine_tuned=True, batch=s.batch),
             upfront_usd=training,
             retrain_usd=training,
-        ),
-    }
+        )
     if s.rag_prompt_tokens is not None:
         out["rag"] = ApproachCost("rag", inference_cost_usd(info, s.rag_prompt_tokens, s.output_tokens, batch=s.batch))
     return out
@@ -220,15 +234,18 @@ def approach_costs(info: ModelInfo, s: Scenario) -> dict[str, ApproachCost]:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The break-even answer, as the CLI prints it (keys are a stable contract: add, never rename)."""
+    """The break-even answer, as the CLI prints it (keys are a stable contract: add, never rename).
+
+    The fine-tuned fields are None for a model the catalog gives no fine-tuning prices.
+    """
 
     model: str
     calls_per_day: float
     baseline_cost_per_call: float
-    finetuned_cost_per_call: float
+    finetuned_cost_per_call: float | None
     baseline_cost_per_day: float
-    finetuned_cost_per_day: float
-    training_cost: float
+    finetuned_cost_per_day: float | None
+    training_cost: float | None
     epochs: int
     break_even_days: float | None
     break_even_date: str | None
@@ -241,46 +258,52 @@ class Comparison:
     tco: dict[str, float]
     rag_cost_per_day: float | None = None
     warnings: list[str] = field(default_factory=list)
+    min_calls_per_day_before_retirement: float | None = None  # volume needed to pay back before the base model retires
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> Comparison:
+    """Prompting vs fine-tuning (vs RAG) on one model: daily costs, break-even, lifecycle and total cost.
+
+    The total cost of ownership re-trains the fine-tune each time the base model
+    changes, assuming the successor costs what this model costs.
+    """
     start = start or dt.date.today()
     costs = approach_costs(info, s)
-    base, ft = costs["prompt"], costs["fine-tuned"]
-    be = break_even_days(base, ft, s.calls_per_day)
-    retrain = retraining_days(s.horizon_days, days_until(info.retires, start), s.change_every_days)
+    base, ft = costs["prompt"], costs.get("fine-tuned")
+    be = break_even_days(base, ft, s.calls_per_day) if ft else None
+    retrain = retraining_days(s.horizon_days, days_until(info.retires, start), s.change_every_days) if ft else ()
     tco = {
-        name: c.cumulative(s.horizon_days, s.calls_per_day, retrain if name == "fine-tuned" else ())
+        name: c.cumulative(s.horizon_days, s.calls_per_day, retrain if c.retrain_usd else ())
         for name, c in costs.items()
     }
+    to_retirement = days_until(info.retires, start)
+    min_calls = calls_to_break_even_within(base, ft, to_retirement) if ft and to_retirement is not None else None
     warnings = []
     open_ = info.can_start_jobs(start)
-    if not open_:
+    flag = retires_before_break_even(be, info.retires, start) if ft else None
+    if ft is None:
+        warnings.append(f"{info.id} has no fine-tuning prices in the catalog: only prompting and RAG are priced")
+    elif not open_:
         warnings.append(
             f"{info.id} accepts no new fine-tuning jobs on {start.isoformat()}"
             + (f" (stopped {info.no_new_jobs.isoformat()})" if info.no_new_jobs else "")
             + ": price the fine-tune on another provider or a local model"
         )
-    flag = retires_before_break_even(be, info.retires, start)
-    if flag:
-        warnings.append(
-            f"{info.id} retires on {info.retires.isoformat()}, before the fine-tune pays back"
-            if be is not None else
-            f"the fine-tune never pays back at {s.calls_per_day:g} calls/day"
-        )
-    elif be is None:
-        warnings.append(f"the fine-tune never pays back at {s.calls_per_day:g} calls/day")
+    if ft is not None and be is None:
+        warnings.append(f"the fine-tune never pays back at {s.calls_per_day:,.0f} calls/day")
+    elif flag:
+        warnings.append(f"{info.id} retires on {info.retires.isoformat()}, before the fine-tune pays back")
     return Comparison(
         model=info.id,
         calls_per_day=s.calls_per_day,
         baseline_cost_per_call=base.cost_per_call,
-        finetuned_cost_per_call=ft.cost_per_call,
+        finetuned_cost_per_call=ft.cost_per_call if ft else None,
         baseline_cost_per_day=base.per_day(s.calls_per_day),
-        finetuned_cost_per_day=ft.per_day(s.calls_per_day),
-        training_cost=ft.upfront_usd,
+        finetuned_cost_per_day=ft.per_day(s.calls_per_day) if ft else None,
+        training_cost=ft.upfront_usd if ft else None,
         epochs=s.epochs,
         break_even_days=be,
         break_even_date=None if be is None else (start + dt.timedelta(days=math.ceil(be))).isoformat(),
@@ -293,4 +316,93 @@ def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> Compa
         tco=tco,
         rag_cost_per_day=costs["rag"].per_day(s.calls_per_day) if "rag" in costs else None,
         warnings=warnings,
+        min_calls_per_day_before_retirement=min_calls,
+    )
+
+
+# --- series for the charts (pure data; core/economics_charts.py draws them) -----------------------
+
+# The call-volume slider: a 1-2-5 series from 10 to 10,000,000 calls/day (even steps on a log scale).
+CALL_VOLUME_STEPS: tuple[int, ...] = tuple(m * 10**e for e in range(1, 8) for m in (1, 2, 5) if m * 10**e <= 10_000_000)
+
+
+def log_spaced(lo: float, hi: float, n: int) -> list[float]:
+    """n values evenly spaced on a log scale from lo to hi, both included."""
+    step = (math.log10(hi) - math.log10(lo)) / (n - 1)
+    return [10 ** (math.log10(lo) + i * step) for i in range(n)]
+
+
+def cumulative_series(
+    costs: dict[str, ApproachCost], calls_per_day: float, horizon_days: int,
+    retrain: tuple[int, ...] = (), start: dt.date | None = None,
+) -> list[dict]:
+    """Cumulative US$ per approach per day (day 0 = training day), with the retraining steps."""
+    start = start or dt.date.today()
+    rows = []
+    for day in range(horizon_days + 1):
+        for name, c in costs.items():
+            rows.append({
+                "day": day, "date": (start + dt.timedelta(days=day)).isoformat(), "approach": name,
+                "cumulative_usd": c.cumulative(day, calls_per_day, retrain if c.retrain_usd else ()),
+            })
+    return rows
+
+
+def break_even_curve(
+    baseline: ApproachCost, candidate: ApproachCost, calls: list[float] | None = None
+) -> list[dict]:
+    """Break-even days across call volumes (None where it never pays back)."""
+    calls = calls or log_spaced(10, 10_000_000, 61)
+    return [{"calls_per_day": c, "break_even_days": break_even_days(baseline, candidate, c)} for c in calls]
+
+
+def cost_per_1k(costs: dict[str, ApproachCost]) -> list[dict]:
+    return [{"approach": name, "usd_per_1k_calls": c.cost_per_call * 1000} for name, c in costs.items()]
+
+
+# --- token counts per call, from the task's own prompt and examples -----------------------------
+
+@dataclass(frozen=True)
+class TokenProfile:
+    """Typical tokens per call of each approach, counted with the model's tokenizer (guesses until measured)."""
+
+    system_prompt_tokens: int
+    prompt_tokens: float            # system prompt + ticket, with the chat framing
+    finetuned_prompt_tokens: float  # the ticket alone: the instruction is trained into the weights
+    rag_prompt_tokens: float        # the prompt plus k retrieved labelled examples
+    output_tokens: float            # the label
+    training_tokens: int            # one epoch of the training file (ticket + label per example)
+    training_examples: int
+
+
+def token_profile(
+    system_prompt: str, texts: list[str], labels: list[str], model: str, train_texts: list[str] | None = None,
+    train_labels: list[str] | None = None, rag_k: int = 8,
+) -> TokenProfile:
+    """Mean per-call tokens over the given tickets; training tokens over the train examples (default: all)."""
+    from core.tokens import count_chat_tokens, count_tokens, count_tokens_batch
+
+    if not texts:
+        raise ValueError("token_profile needs at least one example text")
+    system = count_tokens(system_prompt, model)
+    ticket_tokens = count_tokens_batch(texts, model)
+    ticket = sum(ticket_tokens) / len(ticket_tokens)
+    label = sum(count_tokens_batch(labels, model)) / len(labels) if labels else 1.0
+    framing = count_chat_tokens([{"role": "system", "content": ""}, {"role": "user", "content": ""}], model)
+    prompt = system + ticket + framing
+    finetuned = ticket + count_chat_tokens([{"role": "user", "content": ""}], model)
+    train_texts = texts if train_texts is None else train_texts
+    train_labels = labels if train_labels is None else train_labels
+    per_example = [
+        count_chat_tokens([{"role": "user", "content": t}, {"role": "assistant", "content": y}], model)
+        for t, y in zip(train_texts, train_labels)
+    ]
+    return TokenProfile(
+        system_prompt_tokens=system,
+        prompt_tokens=prompt,
+        finetuned_prompt_tokens=finetuned,
+        rag_prompt_tokens=prompt + rag_k * (ticket + label + 4),  # "Ticket: …\nCategory: …\n\n" per example
+        output_tokens=label,
+        training_tokens=sum(per_example),
+        training_examples=len(per_example),
     )

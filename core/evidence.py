@@ -9,38 +9,18 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from core.approach import family
 
 if TYPE_CHECKING:
     from core.store import Store
-
-Kind = Literal["prompt", "rag", "fine-tuned", "local", "classical"]
-FINE_TUNED_METHODS = ("setfit", "lora", "finetuned", "fine-tuned", "ft")
-
-
-def approach_kind(approach: str, backend: str = "", model: str = "") -> Kind:
-    """Which family a run's approach belongs to, from its spec (e.g. `openai:gpt-4o-mini:rag:k=8`).
-
-    prompt / rag / fine-tuned are LLM approaches with token costs; `local` are the embedded
-    embedding approaches (no prompt at all); `classical` is the TF-IDF baseline.
-    """
-    segments = approach.split(":")
-    backend = backend or segments[0]
-    trained = model.startswith("ft:") or any(s in FINE_TUNED_METHODS for s in segments[1:])
-    if backend == "classical":
-        return "classical"
-    if backend == "local":
-        return "fine-tuned" if trained else "local"
-    if "rag" in segments:
-        return "rag"
-    return "fine-tuned" if trained else "prompt"
-
 
 @dataclass(frozen=True)
 class RunSummary:
     id: int
     approach: str
-    kind: Kind
+    family: str                     # prompting | rag | fine-tuning | classical | other (core.approach.family)
     backend: str
     model: str
     dataset_hash: str
@@ -83,7 +63,7 @@ def run_summaries(store: "Store", dataset_hash: str | None = None, split: str | 
     latencies = _latencies(store, [r["id"] for r in rows])
     return [
         RunSummary(
-            id=r["id"], approach=r["approach"], kind=approach_kind(r["approach"], r["backend"], r["model"]),
+            id=r["id"], approach=r["approach"], family=family(r["approach"]),
             backend=r["backend"], model=r["model"], dataset_hash=r["dataset_hash"], split=r["split"],
             status=r["status"], created_at=r["created_at"], n=r["n"] or 0, accuracy=r["accuracy"],
             input_tokens=r["input_tokens"], output_tokens=r["output_tokens"],
@@ -133,9 +113,9 @@ class Evidence:
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
-def _best(runs: list[RunSummary], kind: Kind, need: str | None = None) -> RunSummary | None:
-    """The most accurate run of a kind (that has the `need`ed field measured), ties to the newest."""
-    pool = [r for r in runs if r.kind == kind and r.accuracy is not None and (need is None or getattr(r, need) is not None)]
+def _best(runs: list[RunSummary], fam: str, need: str | None = None) -> RunSummary | None:
+    """The most accurate run of a family (that has the `need`ed field measured), ties to the newest."""
+    pool = [r for r in runs if r.family == fam and r.accuracy is not None and (need is None or getattr(r, need) is not None)]
     return max(pool, key=lambda r: r.accuracy, default=None)
 
 
@@ -147,24 +127,24 @@ def evidence_from_runs(runs: list[RunSummary]) -> Evidence:
     best prompted run, in accuracy points.
     """
     ev = Evidence(runs=list(runs))
-    prompt = _best(runs, "prompt", "input_tokens")
+    prompt = _best(runs, "prompting", "input_tokens")
     if prompt:
         ev.prompt_tokens = Measured(prompt.input_tokens, prompt.id, prompt.label)
         if prompt.output_tokens is not None:
             ev.output_tokens = Measured(prompt.output_tokens, prompt.id, prompt.label)
-    ft = _best(runs, "fine-tuned", "input_tokens")
+    ft = _best(runs, "fine-tuning", "input_tokens")
     if ft:
         ev.finetuned_prompt_tokens = Measured(ft.input_tokens, ft.id, ft.label)
     rag = _best(runs, "rag", "input_tokens")
     if rag:
         ev.rag_prompt_tokens = Measured(rag.input_tokens, rag.id, rag.label)
-    best_prompt = _best(runs, "prompt")
+    best_prompt = _best(runs, "prompting")
     scored = [r for r in runs if r.accuracy is not None]
     if best_prompt and scored:
         best = max(scored, key=lambda r: r.accuracy)
         gap = 100 * (best.accuracy - best_prompt.accuracy)
         ev.quality_gap_points = Measured(gap, best.id, f"{best.label} vs {best_prompt.label}")
-    lat = _best(runs, "prompt", "latency_p50_ms")
+    lat = _best(runs, "prompting", "latency_p50_ms")
     if lat:
         ev.prompted_latency_ms = Measured(lat.latency_p50_ms, lat.id, lat.label)
     return ev

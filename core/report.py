@@ -53,3 +53,39 @@ def build(store: Store, run_list: Sequence[runs_mod.Run], labels: Sequence[str])
         a, b = entries[0], entries[1]
         comparison = compare(*aligned(a.correct, b.correct), a=a.spec, b=b.spec)
     return Report(list(run_list), metrics, rows, comparison, decide(entries), labels)
+
+
+def long_rows(rep: Report) -> list[dict]:
+    """One row per (approach, example): the per-example CSV."""
+    out = []
+    for name, rows in rep.rows.items():
+        for r in rows:
+            out.append({"approach": name, "example_idx": r["example_idx"], "example_id": r["example_id"],
+                        "text": r["text"], "gold": r["gold"], "predicted": r["label"],
+                        "correct": r["label"] is not None and r["label"] == r["gold"], "raw_output": r["raw_output"],
+                        "latency_ms": r["latency_ms"], "input_tokens": r["input_tokens"],
+                        "output_tokens": r["output_tokens"], "cost_usd": r["cost_usd"], "error": r["error"]})
+    return out
+
+
+def side_by_side(rep: Report) -> list[dict]:
+    """One row per example: the text, the gold label and each approach's answer (None: invalid or failed)."""
+    by_idx: dict[int, dict] = {}
+    for name, rows in rep.rows.items():
+        for r in rows:
+            row = by_idx.setdefault(r["example_idx"], {"example_id": r["example_id"], "text": r["text"],
+                                                        "gold": r["gold"]})
+            row[name] = r["label"]
+    return [by_idx[i] for i in sorted(by_idx)]
+
+
+def to_json(rep: Report) -> dict:
+    """Everything measured, for the metrics download and for other tools."""
+    return {
+        "runs": [{"id": r.id, "approach": r.approach, "dataset": r.dataset_hash, "split": r.split,
+                  "config_hash": r.config_hash, "config": r.config, "backend": r.backend, "model": r.model,
+                  "status": r.status, "finished_at": r.finished_at} for r in rep.runs],
+        "metrics": {name: m.to_dict() for name, m in rep.metrics.items()},
+        "comparison": rep.comparison.to_dict() if rep.comparison else None,
+        "verdict": rep.verdict.to_dict(),
+    }

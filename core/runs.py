@@ -31,15 +31,16 @@ class Run:
     config: dict
     backend: str
     model: str
-    status: str  # running | finished | incomplete (some calls failed; a rerun retries them)
+    status: str  # running | finished | incomplete (calls failed or were stopped; a rerun completes them)
     created_at: str
     finished_at: str | None
+    origin: str = ""  # '' for runs made here; 'preloaded: <command> on <date>' for shipped results
 
     @classmethod
     def from_row(cls, row) -> "Run":
         return cls(row["id"], row["dataset_hash"], row["split"], row["approach"], row["config_hash"],
                    json.loads(row["config_json"]), row["backend"], row["model"], row["status"],
-                   row["created_at"], row["finished_at"])
+                   row["created_at"], row["finished_at"], row["origin"])
 
 
 def start(store: Store, dataset: Dataset, split: str, approach: Approach) -> Run:
@@ -105,12 +106,12 @@ def record(store: Store, run_id: int, example_idx: int, gold: str | None, p: Pre
     )
 
 
-def _finish(store: Store, run: Run) -> Run:
-    failed = store.query_one("SELECT COUNT(*) FROM predictions WHERE run_id = ? AND error IS NOT NULL",
-                             (run.id,))[0]
+def _finish(store: Store, run: Run, dataset: Dataset) -> Run:
+    """finished when every example has an answer; incomplete (a rerun completes it) otherwise."""
+    left = len(pending(store, run, dataset))
     store.execute(
         "UPDATE runs SET status = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-        ("incomplete" if failed else "finished", run.id),
+        ("incomplete" if left else "finished", run.id),
     )
     return get(store, run.id)
 
@@ -139,7 +140,7 @@ def execute(store: Store, dataset: Dataset, approach: Approach, split: str = "te
             done += 1
             if progress:
                 progress(done, total)
-    return _finish(store, run)
+    return _finish(store, run, dataset)
 
 
 def evaluate(store: Store, dataset: Dataset, approaches: Sequence[Approach], split: str = "test",

@@ -11,28 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
-from core.approach import parse_spec
+from core.approach import family
 from core.metrics import RunMetrics
 from core.stats import Comparison, accuracy_ci, aligned, compare
-
-FAMILIES = ("prompting", "rag", "fine-tuning", "classical", "other")
-
-
-def family(spec: str) -> str:
-    """Where an approach sits on the ladder the lab compares: prompting, RAG, fine-tuning, classical."""
-    try:
-        s = parse_spec(spec)
-    except ValueError:
-        return "other"
-    if s.backend == "classical":
-        return "classical"
-    if s.method == "rag":
-        return "rag"
-    if s.method in ("setfit", "lora") or s.model.startswith("ft:"):
-        return "fine-tuning"
-    if s.method in ("zero-shot", "few-shot", "prompt"):
-        return "prompting"
-    return "other"
 
 
 @dataclass(frozen=True)
@@ -47,7 +28,7 @@ class Entry:
 @dataclass(frozen=True)
 class Standing:
     spec: str
-    family: str
+    kind: str  # prompting | rag | fine-tuning | classical | other (core.approach.family)
     accuracy: float
     accuracy_ci95: tuple[float, float]
     macro_f1: float
@@ -67,8 +48,7 @@ class Verdict:
     significant: bool | None
     comparison: Comparison | None
     standings: list[Standing] = field(default_factory=list)  # best first
-    best_by_family: dict[str, str] = field(default_factory=dict)  # family -> its most accurate spec
-    quality_gap_points: float | None = None  # best fine-tuned − best prompted accuracy, in points
+    best_by_kind: dict[str, str] = field(default_factory=dict)  # kind -> its most accurate spec
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,19 +72,15 @@ def decide(entries: Sequence[Entry], seed: int = 0) -> Verdict:
                   e.metrics.n) for e in entries),
         key=lambda s: (-s.accuracy, _cost(s), s.latency_p50_ms or 0.0),
     )
-    by_family: dict[str, str] = {}
+    by_kind: dict[str, str] = {}
     for s in standings:
-        by_family.setdefault(s.family, s.spec)
-    acc = {s.spec: s.accuracy for s in standings}
-    gap = None
-    if "fine-tuning" in by_family and "prompting" in by_family:
-        gap = 100 * (acc[by_family["fine-tuning"]] - acc[by_family["prompting"]])
+        by_kind.setdefault(s.kind, s.spec)
     best = standings[0]
     if len(standings) == 1:
         return Verdict(best.spec, "only-one",
                        f"Only {best.spec} was evaluated ({best.accuracy:.1%} accuracy, {_money(best.cost_per_1k_usd)}); "
                        "evaluate another approach on the same split to compare.",
-                       best.spec, None, None, None, standings, by_family, gap)
+                       best.spec, None, None, None, standings, by_kind)
     runner = standings[1]
     correct = {e.spec: e.correct for e in entries}
     cmp = compare(*aligned(correct[best.spec], correct[runner.spec]), a=best.spec, b=runner.spec, seed=seed)
@@ -127,4 +103,4 @@ def decide(entries: Sequence[Entry], seed: int = 0) -> Verdict:
                f"and {rec.spec} is {edge}.")
     sentence = head.format(rec=f"Use {rec.spec}", acc=rec.accuracy, lo=rec.accuracy_ci95[0], hi=rec.accuracy_ci95[1],
                            money=_money(rec.cost_per_1k_usd)) + why
-    return Verdict(rec.spec, reason, sentence, best.spec, runner.spec, cmp.significant, cmp, standings, by_family, gap)
+    return Verdict(rec.spec, reason, sentence, best.spec, runner.spec, cmp.significant, cmp, standings, by_kind)

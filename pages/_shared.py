@@ -11,33 +11,78 @@ import os
 import streamlit as st
 
 from core import dataset as datasets
+from core import preload
 from core.backends.status import endpoint_status, local_status
 from core.config import load_settings
+from core.public_mode import Endpoint, PublicMode, paid_actions_note, resolve_endpoint
 from core.store import Store
 
 
 @st.cache_resource(show_spinner=False)
 def _store(db_path: str) -> Store:
-    return Store(db_path)
+    s = Store(db_path)
+    # A fresh workspace shows real evidence at once: the shipped sample results (local approaches only).
+    preload.ensure_preloaded(s)
+    return s
+
+
+def ensure_app_navigation() -> None:
+    """Route every page through app.py, even when a deep link is a fresh server's first request.
+
+    Until the first st.navigation call in a process, Streamlit treats a `pages/` folder as a
+    legacy multipage app: a deep link such as /decide runs pages/decide.py directly, without
+    app.py (no sidebar status, file names as navigation). Turning that legacy mode off
+    (Streamlit's own flag, which st.navigation also clears) and rerunning makes app.py run
+    and route to the requested page. Every page calls this first.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def store() -> Store:
     return _store(str(load_settings().db_path))
 
 
-def _secret(name: str) -> str | None:
+def _secret(name: str):
     try:
         return st.secrets.get(name) or None
     except Exception:  # no secrets.toml: Streamlit raises rather than returning nothing
         return None
 
 
+def public_mode() -> PublicMode:
+    return PublicMode.from_settings(_secret("public"))
+
+
+def endpoint() -> Endpoint | None:
+    """Where paid calls may go now (None: hosted actions stay disabled). See core/public_mode.py."""
+    return resolve_endpoint(
+        public_mode(),
+        visitor_key=st.session_state.get("openai_api_key") or None,
+        visitor_base_url=st.session_state.get("openai_base_url") or None,
+        owner_key=_secret("OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY") or None,
+        owner_base_url=_secret("OPENAI_BASE_URL") or load_settings().base_url,
+        owner_unlocked=bool(st.session_state.get("owner_unlocked")),
+    )
+
+
 def api_key() -> str | None:
-    return st.session_state.get("openai_api_key") or _secret("OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY") or None
+    ep = endpoint()
+    return ep.api_key if ep else None
 
 
 def base_url() -> str | None:
-    return st.session_state.get("openai_base_url") or _secret("OPENAI_BASE_URL") or load_settings().base_url
+    ep = endpoint()
+    return ep.base_url if ep else None
+
+
+def max_upload_mb() -> int | None:
+    """The upload cap for st.file_uploader(max_upload_size=…): lower on a public demo."""
+    mode = public_mode()
+    return mode.max_upload_mb if mode.enabled else None
 
 
 def current_dataset() -> datasets.Dataset:
@@ -57,6 +102,7 @@ def _load_dataset(db_path: str, h: str) -> datasets.Dataset:
 
 def sidebar() -> None:
     s = store()
+    mode, ep = public_mode(), endpoint()
     with st.sidebar:
         current_dataset()  # makes sure the sample is stored and a version is selected
         by_hash = {v["hash"]: v for v in datasets.list_versions(s)}
@@ -72,7 +118,7 @@ def sidebar() -> None:
         st.caption("Backends")
         local = local_status()
         (st.success if local.ready else st.info)(local.detail, icon=":material/computer:")
-        remote = endpoint_status(api_key(), base_url())
+        remote = endpoint_status(ep.api_key if ep else None, ep.base_url if ep else None)
         (st.success if remote.ready else st.info)(remote.detail, icon=":material/cloud:")
         with st.expander("Endpoint settings"):
             st.text_input(
@@ -83,4 +129,37 @@ def sidebar() -> None:
                 "API key", key="openai_api_key", type="password",
                 help="Kept in this browser session only — never written to disk, logs or exports.",
             )
+            if mode.enabled and not st.session_state.get("owner_unlocked"):
+                attempt = st.text_input("Owner password", type="password",
+                                        help="Unlocks the owner's endpoint for this browser session.")
+                if attempt:
+                    st.session_state["owner_unlocked"] = mode.check_password(attempt)
+                    if not st.session_state["owner_unlocked"]:
+                        st.error("Wrong password.")
         st.caption(f"Workspace: `{load_settings().workspace}`")
+    note = paid_actions_note(mode, ep)
+    if note:
+        st.info(note, icon=":material/public:")
+
+
+def memo_buttons(container, ds: datasets.Dataset, run_ids: list[int], scenario=None, recommendation: str | None = None,
+                 key: str = "memo") -> None:
+    """"Export decision memo" as HTML and Markdown, rendered only when clicked (charts take a moment)."""
+    from core import memo
+
+    if not run_ids:
+        container.caption("The decision memo needs evaluation runs: run approaches on the Evaluate page.")
+        return
+    stem = f"decision-memo-{ds.hash[:8]}"
+
+    def build(kind: str):
+        m = memo.build(store(), ds, run_ids, scenario, recommendation=recommendation)
+        return m.html if kind == "html" else m.markdown
+
+    c1, c2 = container.columns(2)
+    c1.download_button("Export decision memo (HTML)", lambda: build("html"), file_name=f"{stem}.html",
+                       mime="text/html", key=f"{key}_html", type="primary", icon=":material/description:",
+                       help="One page for the meeting: question, evidence with charts, break-even, risks, decision. "
+                            "Every number links to the run it came from.")
+    c2.download_button("Export decision memo (Markdown)", lambda: build("md"), file_name=f"{stem}.md",
+                       mime="text/markdown", key=f"{key}_md")

@@ -4,6 +4,8 @@ import streamlit as st
 
 from pages import _shared as shared
 
+shared.ensure_app_navigation()
+
 st.title("Fine-Tuning Lab")
 st.markdown(
     """

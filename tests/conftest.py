@@ -35,3 +35,27 @@ def fake_openai():
 
     with FakeOpenAI() as server:
         yield server
+
+
+def force_app_navigation() -> None:
+    """Make AppTest run pages through app.py's st.navigation, as a real server does.
+
+    AppTest resets Streamlit's legacy "pages/ directory" flag before every run, so
+    without this each switched-to page would run alone, without app.py and its sidebar.
+    (The browser test covers the real server's deep-link path.)
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if getattr(PagesManager.__init__, "_ftlab", False):
+        return
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    init._ftlab = True
+    PagesManager.__init__ = init
+
+
+force_app_navigation()

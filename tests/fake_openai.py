@@ -16,7 +16,8 @@ system prompt's "Categories:" list, scores each label by word overlap of the
 input with the label's name and guideline and with the few-shot / retrieved
 exemplars in the conversation, and answers the best one — so accuracy is not
 trivial and exemplars genuinely help. A seeded share of inputs (`noise`) gets a
-wrong label. Other prompts go to `general_answer` (override per test).
+wrong label (at temperature > 0 which ones also depends on the server's seed,
+so two servers with different seeds behave like two samples of one model). Other prompts go to `general_answer` (override per test).
 
 Faults (`Faults(rate=0.2)`): each chat request draws from a seeded generator:
 429 with Retry-After, 500, a hang (the connection is dropped after `hang_s`, so
@@ -153,7 +154,7 @@ def _labels_from(body: dict) -> dict[str, str]:
         return listed
 
 
-def classify(body: dict, noise: float = 0.1) -> str | None:
+def classify(body: dict, noise: float = 0.1, seed: int = 0) -> str | None:
     labels = _labels_from(body)
     if not labels:
         return None
@@ -161,7 +162,9 @@ def classify(body: dict, noise: float = 0.1) -> str | None:
     text = _words(msgs[-1].get("content") or "")
     names = list(labels)
     score = {lab: 2.0 * len(text & _words(lab.replace("_", " "))) + len(text & _words(labels[lab])) for lab in names}
-    # Exemplars: (user, assistant) turns before the input vote for their label by overlap.
+    # Exemplars: (user, assistant) turns before the input vote for their label by overlap,
+    # counting only words that appear in one label's exemplars (the discriminative ones).
+    shots = []
     for user, assistant in zip(msgs[:-1:2], msgs[1:-1:2]):
         said = assistant.get("content") or ""
         try:
@@ -169,10 +172,19 @@ def classify(body: dict, noise: float = 0.1) -> str | None:
         except (ValueError, AttributeError):
             pass
         if said in score:
-            score[said] += 1.5 * len(text & _words(user.get("content") or ""))
+            shots.append((said, _words(user.get("content") or "")))
+    seen_in: dict[str, set] = {}
+    for said, words in shots:
+        for w in words:
+            seen_in.setdefault(w, set()).add(said)
+    for said, words in shots:
+        score[said] += 1.5 * len({w for w in text & words if len(seen_in[w]) == 1})
     best = max(names, key=lambda lab: (score[lab], -names.index(lab)))
-    digest = int(hashlib.md5((msgs[-1].get("content") or "").encode()).hexdigest(), 16)
-    if (digest % 1000) / 1000 < noise:  # a fixed share of inputs is answered wrongly
+    # A fixed share of inputs is answered wrongly. At temperature 0 the same inputs every time; when
+    # sampling, which inputs depends on the server's seed too (run-to-run variation, reproducible).
+    salt = f"{seed}:" if body.get("temperature") else ""
+    digest = int(hashlib.md5((salt + (msgs[-1].get("content") or "")).encode()).hexdigest(), 16)
+    if (digest % 1000) / 1000 < noise:
         best = names[(names.index(best) + 1 + digest % (len(names) - 1)) % len(names)]
     return best
 
@@ -194,6 +206,7 @@ class FakeOpenAI:
         self.models = set(models) if models is not None else None  # None: any model id is served
         self.general_answer = general_answer
         self.batch_delay_s = batch_delay_s
+        self.seed = seed
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.requests: list[dict] = []
@@ -216,6 +229,7 @@ class FakeOpenAI:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive: the client's connection pool is exercised as in production
+            disable_nagle_algorithm = True  # headers and body go out in two writes: Nagle would add ~40 ms each
 
             def log_message(self, *args):  # quiet
                 pass
@@ -251,8 +265,11 @@ class FakeOpenAI:
 
             do_GET = do_POST = do_DELETE = _serve
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
+        class _Server(ThreadingHTTPServer):
+            request_queue_size = 256  # the default backlog of 5 drops bursts of concurrent connects (1 s SYN retry)
+            daemon_threads = True
+
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
         threading.Thread(target=self._httpd.serve_forever, daemon=True, name="fake-openai").start()
         return self
 
@@ -322,7 +339,7 @@ class FakeOpenAI:
 
     def answer(self, body: dict) -> str:
         """The assistant's content for a chat body (no faults, no latency)."""
-        label = classify(body, self.noise)
+        label = classify(body, self.noise, self.seed)
         if label is None:
             return self.general_answer(body)
         rf = (body.get("response_format") or {}).get("type")
@@ -491,3 +508,49 @@ class FakeOpenAI:
         if b["status"] in ("validating", "in_progress"):
             b["status"] = "cancelling"
         return FakeResponse(200, dict(b))
+
+
+# --- in another process ------------------------------------------------------------------
+
+
+def _serve_forever(conn, kwargs: dict) -> None:
+    with FakeOpenAI(**kwargs) as server:
+        conn.send(server.base_url)
+        while True:
+            msg = conn.recv()
+            if msg == "stats":
+                conn.send({"billed": dict(server.billed), "requests": list(server.requests),
+                           "duplicate_paid_calls": server.duplicate_paid_calls()})
+            elif msg == "stop":
+                return
+
+
+class FakeOpenAIProcess:
+    """The same server in a child process, for benchmarks: an in-process server would compete with the
+    client for the GIL and measure itself, while a real endpoint runs elsewhere.
+
+        with FakeOpenAIProcess(latency_s=0.25) as fake:
+            ... base_url=fake.base_url ...
+            fake.stats()["duplicate_paid_calls"]
+    """
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+    def __enter__(self) -> "FakeOpenAIProcess":
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_forever, args=(child, self.kwargs), daemon=True)
+        self._proc.start()
+        self.base_url = self._conn.recv()
+        return self
+
+    def stats(self) -> dict:
+        self._conn.send("stats")
+        return self._conn.recv()
+
+    def __exit__(self, *exc) -> None:
+        self._conn.send("stop")
+        self._proc.join(timeout=10)

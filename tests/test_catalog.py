@@ -76,3 +76,9 @@ def test_malformed_rows_are_refused_with_file_row_and_field(workspace, store):
         load_catalog()
     with pytest.raises(CatalogError, match="source"):
         cat.save_row(store, {"id": "y", "provider": "p", "input_per_1m": 1, "output_per_1m": 1, "checked": "2026-11-01"})
+
+
+def test_default_load_reads_rows_saved_through_the_workspace_store(workspace, store):
+    cat.save_row(store, {"id": "mistral-small-azure", "provider": "azure", "input_per_1m": 0.2, "output_per_1m": 0.6,
+                         "source": "Azure price sheet", "checked": "2026-11-21"})
+    assert load_catalog().get("mistral-small-azure").origin == "store"  # no store passed: read-only from the workspace

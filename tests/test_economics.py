@@ -44,6 +44,11 @@ def test_break_even_by_hand():
     assert r.training_cost == pytest.approx(0.90)
     assert r.break_even_days == pytest.approx(0.90 / (baseline_day - finetuned_day))
     assert r.retires_before_break_even is False
+    days_left = (MINI.retires - dt.date(2026, 11, 22)).days
+    assert r.min_calls_per_day_before_retirement == pytest.approx(0.90 / ((baseline_day - finetuned_day) / 10_000 * days_left))
+    at_min = eco.compare(MINI, eco.Scenario("gpt-4o-mini", r.min_calls_per_day_before_retirement * 1.001, 400, 5, 5, 100_000),
+                         start=dt.date(2026, 11, 22))
+    assert at_min.break_even_days <= days_left and at_min.retires_before_break_even is False
 
 
 def test_never_pays_back_and_retirement_first():

@@ -42,35 +42,30 @@ DEFAULT_TIMEOUT_S = 60.0
 
 
 def price_call(model: str, input_tokens: int | None, output_tokens: int | None, batch: bool = False,
-               prices: tuple[float, float] | None = None) -> float | None:
-    """$ for one call; None when the model's price is unknown (a self-hosted or unlisted model).
+               prices: tuple[float, float] | None = None, cached_input_tokens: int = 0, catalog=None) -> float | None:
+    """$ for one call from the catalog (core.catalog); None when the price is unknown (an unlisted or self-hosted model).
 
-    `prices` = (input, output) $ per 1M tokens overrides the catalog (e.g. (0, 0) for a local vLLM).
+    `prices` = (input, output) $ per 1M tokens overrides the catalog (e.g. (0, 0) for your own vLLM).
     """
     if input_tokens is None or output_tokens is None:
         return None
     if prices is not None:
-        factor = 0.5 if batch else 1.0
-        return factor * (input_tokens * prices[0] + output_tokens * prices[1]) / 1e6
-    # ADAPTER(catalog): until core.catalog/core.economics land on main, an unknown price is None.
+        return (0.5 if batch else 1.0) * (input_tokens * prices[0] + output_tokens * prices[1]) / 1e6
+    from core.catalog import load_catalog
+    from core.economics import inference_cost_usd
+
     try:
-        from core.catalog import load_catalog
-        from core.economics import inference_cost_usd
-    except ImportError:
+        info = (catalog or load_catalog()).get(model)
+        return inference_cost_usd(info, input_tokens, output_tokens, fine_tuned=model.startswith("ft:"), batch=batch,
+                                  cached_input_tokens=cached_input_tokens)
+    except (KeyError, ValueError):  # unknown model, or no (fine-tuned) price in its row
         return None
-    try:
-        info = load_catalog().get(model)
-    except KeyError:
-        return None
-    return inference_cost_usd(info, input_tokens, output_tokens, fine_tuned=model.startswith("ft:"), batch=batch)
 
 
-def estimate_tokens(model: str, msgs: list[dict], output: str) -> tuple[int | None, int | None]:
-    """Tokens when the server reports no usage: tiktoken through core.tokens (the lead's module)."""
-    try:
-        from core.tokens import count_chat_tokens, count_tokens
-    except ImportError:  # ADAPTER(tokens): until core.tokens lands on main
-        return None, None
+def estimate_tokens(model: str, msgs: list[dict], output: str) -> tuple[int, int]:
+    """Tokens when the server reports no usage: tiktoken (core.tokens), an estimate for non-OpenAI models."""
+    from core.tokens import count_chat_tokens, count_tokens
+
     return count_chat_tokens(msgs, model), count_tokens(output, model)
 
 
@@ -105,7 +100,8 @@ class ChatApproach(Approach):
     """A prompted chat model. scikit-learn feel: configure, fit (choose exemplars / index the train split), predict."""
 
     backend = "openai"
-    backend_options = ("store", "api_key", "base_url", "concurrency", "max_retries", "timeout", "prices", "progress")
+    backend_options = ("store", "api_key", "base_url", "concurrency", "max_retries", "timeout", "prices",
+                       "poll_interval")
 
     def __init__(self, model: str, method: str = "zero-shot", *, k: int = 0, seed: int = 0,
                  descriptions: bool = True, output: str = "json", structured: str | bool = "auto",
@@ -113,7 +109,8 @@ class ChatApproach(Approach):
                  prompt: PromptConfig | None = None,
                  store=None, api_key: str | None = None, base_url: str | None = None,
                  concurrency: int = DEFAULT_CONCURRENCY, max_retries: int = DEFAULT_MAX_RETRIES,
-                 timeout: float = DEFAULT_TIMEOUT_S, prices: tuple[float, float] | None = None, progress=None):
+                 timeout: float = DEFAULT_TIMEOUT_S, prices: tuple[float, float] | None = None,
+                 poll_interval: float | None = None):
         if not model:
             raise ValueError("an openai approach needs a model id: openai:<model>:zero-shot")
         self.model, self.method = model, method
@@ -139,6 +136,7 @@ class ChatApproach(Approach):
         self.store, self.api_key, self.base_url = store, api_key, base_url
         self.concurrency, self.max_retries, self.timeout = int(concurrency), int(max_retries), float(timeout)
         self.prices = tuple(prices) if prices is not None else None
+        self.poll_interval = poll_interval  # Batch API status polls (None: core.batch's default)
         self._structured_ok: bool | None = None if self.structured == "auto" else bool(self.structured)
 
     # -- configuration
@@ -215,51 +213,31 @@ class ChatApproach(Approach):
         tin, tout = usage.get("prompt_tokens"), usage.get("completion_tokens")
         if tin is None or tout is None:
             tin, tout = estimate_tokens(self.model, request["messages"], raw)
-        cost = price_call(self.model, tin, tout, batch=self.batch, prices=self.prices)
+        cached = ((usage.get("prompt_tokens_details") or {}).get("cached_tokens")) or 0
+        cost = price_call(self.model, tin, tout, batch=self.batch, prices=self.prices, cached_input_tokens=cached,
+                          catalog=self._catalog())
         return Prediction(parse_label(raw, labels), raw_output=raw, latency_ms=latency_ms,
                           input_tokens=tin, output_tokens=tout, cost_usd=cost)
+
+    def _catalog(self):
+        """The catalog as this workspace sees it (its overrides and custom rows), loaded once."""
+        if getattr(self, "_catalog_cache", None) is None:
+            from core.catalog import load_catalog
+
+            ws = self.store.path.parent if self.store is not None and str(self.store.path) != ":memory:" else None
+            self._catalog_cache = load_catalog(ws, self.store)
+        return self._catalog_cache
 
     # -- predicting
     def _predict_batch(self, texts: list[str]) -> list[Prediction]:  # pragma: no cover - predict_stream is used
         return self.predict([Example(id=str(i), text=t, label=None) for i, t in enumerate(texts)])
 
-    async def _fetch(self, calls: "_Calls", req: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
-        """The response body for a request: from the store, from an identical call in flight, or paid for now."""
-        key = responses.response_key(self.base_url, req)
-        hit = responses.get(self.store, key)
-        if hit is not None:
-            return hit.body, hit.latency_ms
-        if key in calls.inflight:  # the same input twice in one run: one call, two answers
-            return await asyncio.shield(calls.inflight[key])
-        fut = asyncio.get_running_loop().create_future()
-        calls.inflight[key] = fut
-        try:
-            async with calls.sem:
-                if calls.stop.is_set():
-                    raise _Stopped
-                t0 = time.perf_counter()
-                raw = await calls.client.chat.completions.with_raw_response.create(**req)
-                latency = (time.perf_counter() - t0) * 1000
-                body = _body_of(raw.text)
-                responses.put(self.store, key, self.base_url, req, body, latency)  # paid: keep it before anything else
-            fut.set_result((body, latency))
-            return body, latency
-        except asyncio.CancelledError:
-            fut.cancel()
-            raise
-        except BaseException as exc:
-            fut.set_exception(exc)
-            fut.exception()  # retrieved: no "never retrieved" warning when nobody else waited
-            raise
-        finally:
-            calls.inflight.pop(key, None)
-
-    async def _one(self, calls: "_Calls", text: str, exemplars: list[Example]) -> Prediction | None:
+    async def _one(self, calls: "ChatCaller", text: str, exemplars: list[Example]) -> Prediction | None:
         structured = self._structured_ok is not False
         req = self.request(text, exemplars, structured)
         t0 = time.perf_counter()
         try:
-            body, latency = await self._fetch(calls, req)
+            body, latency = await calls.fetch(req)
         except _Stopped:
             return None
         except Exception as exc:  # noqa: BLE001 — every failure becomes a recorded error, not a crash
@@ -282,11 +260,11 @@ class ChatApproach(Approach):
         if self.batch:
             from core.batch import run_batch
 
-            async for item in run_batch(self, texts, shots, stop):
+            async for item in run_batch(self, texts, shots, stop, self.poll_interval):
                 yield item
             return
-        calls = _Calls(make_async_client(self.api_key, self.base_url, self.max_retries, self.timeout),
-                       asyncio.Semaphore(self.concurrency), stop)
+        calls = ChatCaller(self.store, self.base_url, self.api_key, self.concurrency, self.max_retries,
+                           self.timeout, stop)
 
         async def job(i: int) -> tuple[int, Prediction | None]:
             return i, await self._one(calls, texts[i], shots[i])
@@ -306,7 +284,7 @@ class ChatApproach(Approach):
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await calls.client.close()
+            await calls.aclose()
 
     def predict_stream(self, examples: Sequence[Example]) -> Iterator[tuple[int, Prediction]]:
         """Sync face of apredict_stream: an event loop in a worker thread feeds a queue.
@@ -347,12 +325,81 @@ class _Stopped(Exception):
     """The run was stopped before this call was sent."""
 
 
-class _Calls:
-    """What the calls of one stream share: the client, the concurrency limit, the stop flag, calls in flight."""
+class ChatCaller:
+    """Chat calls through the paid-response cache: stored answers are free, identical calls in flight are
+    made once, at most `concurrency` at a time, each answer stored before it is used. Reusable by any
+    feature that calls a chat model (evaluation, capability checks, prompt search)."""
 
-    def __init__(self, client, sem: asyncio.Semaphore, stop: threading.Event):
-        self.client, self.sem, self.stop = client, sem, stop
+    def __init__(self, store, base_url: str | None, api_key: str | None, concurrency: int = DEFAULT_CONCURRENCY,
+                 max_retries: int = DEFAULT_MAX_RETRIES, timeout: float = DEFAULT_TIMEOUT_S,
+                 stop: threading.Event | None = None):
+        self.store, self.base_url = store, base_url
+        self.client = make_async_client(api_key, base_url, max_retries, timeout)
+        self.sem = asyncio.Semaphore(concurrency)
+        self.stop = stop or threading.Event()
         self.inflight: dict[str, asyncio.Future] = {}
+
+    async def fetch(self, req: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
+        """The response body for a request: from the store, from an identical call in flight, or paid for now."""
+        key = responses.response_key(self.base_url, req)
+        hit = responses.get(self.store, key)
+        if hit is not None:
+            return hit.body, hit.latency_ms
+        if key in self.inflight:  # the same input twice in one run: one call, two answers
+            return await asyncio.shield(self.inflight[key])
+        fut = asyncio.get_running_loop().create_future()
+        self.inflight[key] = fut
+        try:
+            async with self.sem:
+                if self.stop.is_set():
+                    raise _Stopped
+                t0 = time.perf_counter()
+                raw = await self.client.chat.completions.with_raw_response.create(**req)
+                latency = (time.perf_counter() - t0) * 1000
+                body = _body_of(raw.text)
+                responses.put(self.store, key, self.base_url, req, body, latency)  # paid: keep it before anything else
+            fut.set_result((body, latency))
+            return body, latency
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        finally:
+            self.inflight.pop(key, None)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def chat_many(requests: Sequence[dict[str, Any]], *, store, base_url: str | None = None, api_key: str | None = None,
+              concurrency: int = DEFAULT_CONCURRENCY, max_retries: int = DEFAULT_MAX_RETRIES,
+              timeout: float = DEFAULT_TIMEOUT_S) -> list[tuple[dict | None, float | None, str | None]]:
+    """(response body, latency ms, error) per chat request, in order — the sync convenience over ChatCaller."""
+
+    async def main():
+        caller = ChatCaller(store, base_url, api_key, concurrency, max_retries, timeout)
+
+        async def one(req):
+            try:
+                body, latency = await caller.fetch(req)
+                return body, latency, None
+            except Exception as exc:  # noqa: BLE001
+                return None, None, describe_error(exc)
+
+        try:
+            return await asyncio.gather(*(one(r) for r in requests))
+        finally:
+            await caller.aclose()
+
+    result: list = []
+    # A worker thread owns the event loop, so this works under Streamlit or inside a running loop alike.
+    worker = threading.Thread(target=lambda: result.extend(asyncio.run(main())), daemon=True)
+    worker.start()
+    worker.join()
+    return result
 
 
 def _body_of(text: str) -> dict[str, Any]:

@@ -19,8 +19,15 @@ class BackendStatus:
     detail: str
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken or blocked install counts as absent
+        return False
+
+
 def local_status() -> BackendStatus:
-    missing = [m for m in LOCAL_TIER_MODULES if importlib.util.find_spec(m) is None]
+    missing = [m for m in LOCAL_TIER_MODULES if not _installed(m)]
     if missing:
         return BackendStatus(
             "local", False,

@@ -59,6 +59,8 @@ def _text(r: eco.Comparison) -> str:
     ]
     if r.retires:
         lines.append(f"  base model retires {r.retires}: " + ("before break-even" if r.retires_before_break_even else "after break-even"))
+    if r.min_calls_per_day_before_retirement is not None:
+        lines.append(f"  pays back before retirement from {r.min_calls_per_day_before_retirement:,.0f} calls/day")
     lines.append(f"  {r.horizon_days}-day cost: " + ", ".join(f"{k} ${v:,.2f}" for k, v in r.tco.items()))
     lines += [f"  ! {w}" for w in r.warnings]
     return "\n".join(lines)

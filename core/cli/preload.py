@@ -1,0 +1,27 @@
+"""`python -m core preload`: the pre-computed sample results shipped in data/results."""
+
+from core import preload
+from core.cli import CommandError, Result
+from core.store import open_store
+
+HELP = "import the shipped sample results into the workspace, or --regenerate them with real runs"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--regenerate", action="store_true",
+                        help=f"run the approaches on the sample's test split and rewrite {preload.BUNDLE_PATH.name}")
+    parser.add_argument("--approach", action="append", metavar="SPEC",
+                        help="with --regenerate: the approaches (default: " + ", ".join(preload.DEFAULT_APPROACHES) + ")")
+
+
+def run(args) -> Result:
+    store = open_store(args.workspace)
+    if args.regenerate:
+        bundle = preload.regenerate(store, args.approach or preload.DEFAULT_APPROACHES)
+        data = {"written": str(preload.BUNDLE_PATH), "dataset_hash": bundle["dataset_hash"],
+                "runs": [r["approach"] for r in bundle["runs"]], "versions": bundle["versions"]}
+        return Result(data, text=f"wrote {len(bundle['runs'])} runs to {preload.BUNDLE_PATH}")
+    if preload.load_bundle() is None:
+        raise CommandError(f"no bundle at {preload.BUNDLE_PATH}; create it with {preload.REGENERATE_COMMAND}")
+    added = preload.ensure_preloaded(store)
+    return Result({"imported_runs": added}, text=f"imported {len(added)} runs")

@@ -25,6 +25,7 @@ second identical search makes no new calls and reaches the same choice.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import threading
@@ -366,17 +367,14 @@ class PromptSearch:
         from core.backends.prompt import SharedIndex
 
         if self._index is None:
-            kind = "minilm" if self.backend == "local" else self.retriever
+            kind = self.retriever
             self._index = SharedIndex(self.train, kind, self.embedder() if kind == "minilm" else None)
         return self._index
 
     def candidates(self) -> list[Candidate]:
         if self._candidates is None:
-            space = self.space
-            if self.backend == "local":
-                space = replace(space, retriever="minilm")
-            self._candidates = generate(self.task, self.train, self.dataset.hash, self.backend, self.model, space,
-                                        retriever=space.retriever or self.retriever)
+            self._candidates = generate(self.task, self.train, self.dataset.hash, self.backend, self.model,
+                                        self.space, retriever=self.retriever)
         return self._candidates
 
     @property
@@ -550,6 +548,8 @@ class PromptSearch:
             else:
                 index = self.shared_index() if cand.selection == "retrieved" else None
                 a = ChatPrompt(self.model, cand, index=index, **self.endpoint.options(self.store))
+                if any(getattr(b, "_structured_ok", None) is False for b in self._approaches.values()):
+                    a._structured_ok = False  # this server refuses structured output: don't ask again per candidate
             a.fit(self.train, self.task)
             self._approaches[cand.hash] = a
         return self._approaches[cand.hash]
@@ -979,8 +979,6 @@ def optimize(store: Store, dataset: Dataset, target: str, budget: Budget, space:
 
 def latest(store: Store, dataset_hash: str, target: str | None = None) -> dict | None:
     """The most recent search of a dataset version (its stored result), or None."""
-    import json
-
     sql, args = "SELECT * FROM optimizations WHERE dataset_hash = ?", [dataset_hash]
     if target:
         sql += " AND backend = ?"

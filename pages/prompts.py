@@ -12,6 +12,8 @@ from core.optimize import Budget, Endpoint, PromptSearch, latest
 from core.prompt_space import DESCRIPTIONS, INSTRUCTIONS, OUTPUTS, SELECTIONS, SearchSpace, instruction_text
 from pages import _shared as shared
 
+shared.ensure_app_navigation()
+
 st.title("Prompts")
 st.markdown(
     "The cheapest lever first: let the lab search instruction wordings, label guidelines, few-shot examples "
@@ -33,13 +35,16 @@ if not backends:
             "OpenAI-compatible endpoint in the sidebar.", icon=":material/info:")
     st.stop()
 labels = {"local": "Local models (MiniLM, free)", "openai": "Chat model (OpenAI-compatible endpoint)"}
+previous = latest(store, ds.hash)  # the page opens on the last search of this dataset
+last_backend, _, last_model = (previous["backend"] if previous else "local").partition(":")
 c1, c2 = st.columns([2, 1])
 backend = c1.radio("Score candidates on", backends, format_func=labels.get, horizontal=True, key="prompts_backend",
+                   index=backends.index(last_backend) if last_backend in backends else 0,
                    help="Local: each label is embedded as its guideline; exemplars become class prototypes or "
                         "retrieved neighbours. Chat: the rendered prompt is sent to the model.")
 model = ""
 if backend == "openai":
-    model = c2.text_input("Model", value="gpt-4.1-mini", key="prompts_model",
+    model = c2.text_input("Model", value=last_model or "gpt-4.1-mini", key="prompts_model",
                           help="Any model id the endpoint serves; prices come from the model catalog.").strip()
     if not model:
         st.stop()

@@ -18,22 +18,6 @@ SPACE = SearchSpace(retriever="tfidf", meta_rewrites=0)  # TF-IDF retrieval: no 
 CONCURRENCY = 64  # every batch fully parallel
 
 
-@pytest.fixture
-def fake_openai(monkeypatch):
-    """The loopback server with a listen backlog that takes a whole batch of connections at once.
-
-    socketserver's default backlog of 5 drops the 6th simultaneous connection; the client's SYN
-    retransmission then costs a full second per batch.
-    """
-    import http.server
-
-    from tests.fake_openai import FakeOpenAI
-
-    monkeypatch.setattr(http.server.ThreadingHTTPServer, "request_queue_size", 128)
-    with FakeOpenAI() as server:
-        yield server
-
-
 def endpoint(server, **kw) -> Endpoint:
     return Endpoint(base_url=server.base_url, concurrency=kw.pop("concurrency", CONCURRENCY), **kw)
 

@@ -1,6 +1,5 @@
 """The Prompts page: a search against the loopback server shows the table and the chart; promoting sets the baseline."""
 
-import http.server
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def server(monkeypatch):
-    # A listen backlog that takes a whole batch at once (socketserver's default of 5 costs a 1 s SYN retry).
-    monkeypatch.setattr(http.server.ThreadingHTTPServer, "request_queue_size", 128)
+def server():
     with FakeOpenAI() as s:
         yield s
 
@@ -69,6 +66,14 @@ def test_a_search_shows_table_chart_and_honesty_and_promoting_sets_the_baseline(
     base = prompt_store.promoted_baseline(store, ds_hash)
     assert base is not None and base.hash == chosen and base.version == 1
     assert any(base.spec in s.value for s in at.success)
+
+    # Evaluate offers the promoted prompt among its approaches, and already shows its (and the naive prompt's)
+    # test run, measured once by the search.
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert base.spec in at.multiselect[0].options
+    compared = next(w for w in at.multiselect if w.label == "Runs to compare")
+    assert any(base.spec in opt for opt in compared.options)
 
     # The result survives a reload, and nothing is paid again.
     server.reset_counters()

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from core.approach import Approach, Prediction, Spec, register
+from core.approach import Approach, Prediction, Spec, register, register_suggestions
 from core.backends.local import ENCODER, _normalise
 from core.backends.openai_compat import ChatApproach
 from core.dataset import Example
@@ -210,3 +210,12 @@ def _chat_factory(spec: Spec, **options: Any) -> ChatPrompt:
     cand = _load(spec, spec.arg, options)
     opts = {k: v for k, v in options.items() if k in ChatPrompt.backend_options}
     return ChatPrompt(spec.model, cand, **spec.params, **opts)
+
+
+@register_suggestions
+def _promoted(store, dataset) -> list[str]:
+    """The prompted baseline of this dataset version, offered wherever approaches are picked (Evaluate)."""
+    from core import prompt_store
+
+    rec = prompt_store.promoted_baseline(store, dataset.hash)
+    return [rec.spec] if rec is not None else []

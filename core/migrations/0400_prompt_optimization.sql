@@ -17,7 +17,7 @@ CREATE TABLE optimizations (
     dataset_hash  TEXT NOT NULL,
     backend       TEXT NOT NULL,          -- local | openai:<model>
     settings_json TEXT NOT NULL,          -- search space, budget, seed
-    status        TEXT NOT NULL DEFAULT 'running',  -- running | finished | stopped | failed
+    status        TEXT NOT NULL DEFAULT 'running',  -- running | finished | budget (ran out mid-search) | stopped | failed
     calls_used    INTEGER NOT NULL DEFAULT 0,       -- new (paid) calls; cached answers are free
     usd_used      REAL NOT NULL DEFAULT 0,
     result_json   TEXT,                   -- the search's outcome (candidates, choice, honesty)

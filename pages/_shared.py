@@ -140,6 +140,18 @@ def sidebar() -> None:
     note = paid_actions_note(mode, ep)
     if note:
         st.info(note, icon=":material/public:")
+    _resume_jobs(s.path.as_posix())
+
+
+@st.cache_resource(show_spinner=False)
+def _resume_jobs(db_path: str) -> list[str]:
+    """Once per app process: unfinished fine-tuning jobs are picked up again — with the owner's configured
+    endpoint, never in public mode (core/training/hosted.py: resume_on_start)."""
+    from core.training.hosted import Endpoint, resume_on_start
+
+    owner = Endpoint(api_key=_secret("OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY"),
+                     base_url=_secret("OPENAI_BASE_URL") or load_settings().base_url)
+    return resume_on_start(_store(db_path), owner, public_mode=public_mode().enabled)
 
 
 def memo_buttons(container, ds: datasets.Dataset, run_ids: list[int], scenario=None, recommendation: str | None = None,

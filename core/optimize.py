@@ -1,4 +1,4 @@
-"""Prompt optimization on the dev split: sequential halving under a hard budget in calls and dollars.
+"""Prompt optimization on the dev split: successive halving under a hard budget in calls and dollars.
 
     result = optimize(store, dataset, "openai:gpt-4.1-mini", Budget(calls=800, usd=1.0))
     result.chosen.dev_accuracy, result.test["chosen_accuracy"], result.naive.dev_accuracy
@@ -8,15 +8,14 @@ How the budget is spent (all of it is known before the first call — `estimate(
 1. The test split is reserved up front: after the choice, the chosen prompt and the
    naive prompt are each scored once on test (honesty: the choice never sees test).
 2. The naive prompt is scored on the whole dev split: the reference every figure is against.
-3. Sequential halving (Karnin, Koren & Somekh 2013) over the candidates the budget can
-   afford: each round gets an equal share of what is left, spread over the survivors
-   as more dev examples (a nested, stratified prefix of dev, so earlier answers are
-   reused), then the better half survives. On a chat backend the model proposes new
-   instructions after the first round (APE/OPRO, core.meta_prompt).
+3. Successive halving (core.halving) over as many candidates as the budget affords:
+   every survivor on a dev prefix twice as long as the round before, the better half
+   survives, the finalists get all that is left. On a chat backend the model proposes
+   new instructions after the first round (APE/OPRO, core.meta_prompt).
 4. The budget is a hard cap: a batch is trimmed before it is sent so that new calls never
    exceed what is left (answers already in the store are free), and the search stops
    exactly when the calls run out. Dollars are capped by a tiktoken estimate per request
-   before it is sent and tracked from the reported usage after.
+   before it is sent and counted from the reported usage after.
 
 Every answer is stored as it arrives: predictions in per-candidate dev Runs (so the
 Evaluate page sees them too), raw chat responses in the paid-response cache — so a
@@ -27,23 +26,21 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import threading
-from collections import defaultdict
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from core import prompt_store, responses, runs
-from core.dataset import Dataset, Example
+from core.dataset import Dataset
+from core.halving import KEEP, pareto_front, plan_size, round_length, stratified_order
 from core.meta_prompt import Mistake, ScoredInstruction, meta_request, parse_proposals
 from core.prompt_space import Candidate, SearchSpace, generate, naive_candidate, resolve_exemplars
 from core.store import Store, to_json
 
 TOKEN_MODEL = "gpt-4.1-mini"  # whose tokenizer sizes local prompts (what the exported prompt would cost)
 MIN_FIRST_ROUND = 8  # dev examples per candidate in the first round, at least (and at least one per label)
-KEEP = 0.5  # share of candidates that survive a round
 
 
 # --- inputs -------------------------------------------------------------------------
@@ -190,93 +187,6 @@ class Result:
 # --- helpers ------------------------------------------------------------------------
 
 
-def stratified_order(examples: Sequence[tuple[int, Example]], seed: int) -> list[int]:
-    """Dataset indices in an order whose every prefix is roughly stratified by label (round-robin)."""
-    rng = random.Random(seed)
-    pools: dict[str, list[int]] = defaultdict(list)
-    for i, e in examples:
-        pools[e.label].append(i)
-    labels = sorted(pools)
-    for lab in labels:
-        rng.shuffle(pools[lab])
-    rng.shuffle(labels)
-    out: list[int] = []
-    while any(pools.values()):
-        for lab in labels:
-            if pools[lab]:
-                out.append(pools[lab].pop())
-    return out
-
-
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
-    """For (cost, accuracy) points: True where no other point is at least as accurate for no more cost."""
-    flags = []
-    for i, (c, a) in enumerate(points):
-        dominated = any((c2 <= c and a2 >= a) and (c2 < c or a2 > a) for j, (c2, a2) in enumerate(points) if j != i)
-        flags.append(not dominated)
-    return flags
-
-
-def round_length(have: Sequence[int], n_prev: int, budget: float, dev_n: int) -> int:
-    """The longest dev prefix (≥ n_prev, ≤ dev_n) every member can reach within `budget` calls
-    (`have` = the prefix each member has already answered)."""
-    n = n_prev
-    while n < dev_n and sum(max(0, n + 1 - h) for h in have) <= budget:
-        n += 1
-    return n
-
-
-def halving_cost(free: int, new: int, meta: int, n0: int, dev_n: int) -> tuple[int, int]:
-    """(calls, rounds) of the halving schedule on an empty cache, as `PromptSearch` runs it.
-
-    Round r scores the survivors on the first min(dev_n, n0·2^r) dev examples, then the better half
-    survives; the round with two (or three) left is the last. `free` members are already scored
-    on the whole dev split (the naive prompt); `meta` proposals join the first round, after the
-    one call that asks for them. Survivors are assumed to be unscored ones (the dearer case).
-    """
-    have = [dev_n] * free + [0] * new
-    n, calls, r = min(n0, dev_n), 0, 0
-    while True:
-        extra = meta if r == 0 else 0
-        calls += sum(max(0, n - h) for h in have) + extra * n + (1 if extra else 0)
-        have = [max(h, n) for h in have] + [n] * extra
-        r += 1
-        if n >= dev_n or len(have) <= 3:
-            return calls, r
-        have = sorted(have)[: math.ceil(len(have) * KEEP)]
-        n = min(dev_n, 2 * n)
-
-
-def plan_size(others: int, meta_max: int, budget: int, dev_n: int, first_round: int) -> tuple[int, int, int, int]:
-    """(templated candidates, meta proposals, rounds, first-round prefix) that the budget affords.
-
-    First as many candidates as keep at least `first_round` dev examples each in the first round
-    (proposals from the model take at most a quarter of the places), then as long a first round as
-    the budget allows.
-    """
-    first_round = min(first_round, dev_n)
-
-    def meta_for(new: int) -> int:
-        return min(meta_max, new // 3)
-
-    def cost(new: int, n0: int) -> int:
-        return halving_cost(1, new, meta_for(new), n0, dev_n)[0]
-
-    lo, hi, new = 1, others, 0
-    while lo <= hi:  # the cost grows with the number of candidates: bisect on it
-        mid = (lo + hi) // 2
-        if cost(mid, first_round) <= budget:
-            new, lo = mid, mid + 1
-        else:
-            hi = mid - 1
-    if new == 0:
-        return 0, 0, 0, 0
-    n0 = first_round
-    while n0 < dev_n and cost(new, n0 + 1) <= budget:
-        n0 += 1
-    return new, meta_for(new), halving_cost(1, new, meta_for(new), n0, dev_n)[1], n0
-
-
 def _mean(values: Sequence[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return float(np.mean(known)) if known else None
@@ -315,7 +225,8 @@ class PromptSearch:
         self.dev_order = stratified_order(self.dev, self.space.seed)
         self.by_idx = {i: e for i, e in self.dev + self.test}
         self.calls_used, self.usd_used = 0, 0.0
-        self.planned_calls, self.planned_usd = 0, 0.0
+        self.planned_calls = 0
+        self._call_cap = budget.calls
         self._touched: dict[tuple[str, str], set[int]] = {}
         self._reserved_calls, self._reserved_usd = 0, 0.0
         self._approaches: dict[str, Any] = {}
@@ -508,12 +419,8 @@ class PromptSearch:
         return self.budget.calls - self.calls_used - self._reserved_calls
 
     def planned_left(self) -> int:
-        return self.budget.calls - self.planned_calls - self._reserved_calls
-
-    def planned_usd_left(self) -> float:
-        if self.budget.usd is None:
-            return math.inf
-        return self.budget.usd - self.planned_usd - self._reserved_usd
+        """Calls left on the planned ledger, under the plan's cap (a dollar budget may allow fewer calls)."""
+        return self._call_cap - self.planned_calls - self._reserved_calls
 
     def planned_n(self, cand: Candidate) -> int:
         """How long a prefix of the dev order this search has scored the candidate on."""
@@ -607,7 +514,6 @@ class PromptSearch:
         touched = self._touched.setdefault((cand.hash, split), set())
         first_time = [i for i in positions if i not in touched]
         self.planned_calls += len(first_time)
-        self.planned_usd += len(first_time) * (self.estimated_usd(cand) or 0.0)
         touched.update(first_time)
         have = self.answers(cand, split)
         todo = [i for i in positions if i not in have or have[i]["error"] is not None]
@@ -826,7 +732,7 @@ class PromptSearch:
     def _search(self, est: Estimate) -> Result:
         cands = self.candidates()
         naive, D = cands[0], len(self.dev_order)
-        self._reserved_calls = est.test_calls
+        self._call_cap, self._reserved_calls = est.calls, est.test_calls
         if self.budget.usd is not None:
             self._reserved_usd = est.test_n * 2 * max((self.estimated_usd(c) or 0.0) for c in cands[: est.tried])
         alive = list(cands[: est.tried - est.meta])

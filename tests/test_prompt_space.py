@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from core.dataset import Example
-from core.optimize import halving_cost, pareto_front, plan_size, stratified_order
+from core.halving import halving_cost, pareto_front, plan_size, stratified_order
 from core.prompt_space import (NAIVE_INSTRUCTION, Candidate, SearchSpace, diverse_exemplars, discriminative_terms,
                                generate, guidelines_for)
 from core.prompting import messages

@@ -33,7 +33,9 @@ def _csv(tmp_path, ds=None) -> str:
 
 
 def _json(capsys) -> dict | list:
-    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, out[:3]  # stdout is the JSON line and nothing else (trainer logs go to stderr)
+    return json.loads(out[0])
 
 
 def test_train_local_setfit_prints_the_ci_contract(workspace, tmp_path, capsys):

@@ -175,3 +175,15 @@ def test_app_start_resumes_polling_but_never_in_public_mode(store, ft_server):
     while jobs.get(store, job.id).is_active and time.monotonic() < deadline:  # let the poller finish its job
         time.sleep(0.1)
     assert jobs.get(store, job.id).status == "succeeded"
+
+
+def test_azure_openai_gets_the_azure_client_and_its_api_version():
+    import openai
+
+    client = hosted.make_client(hosted.Endpoint(api_key="az-key", azure_endpoint="https://res.openai.azure.com",
+                                                api_version="2025-04-01-preview"))
+    assert isinstance(client, openai.AzureOpenAI)
+    assert str(client.base_url).startswith("https://res.openai.azure.com/openai")
+    assert client._custom_query["api-version"] == "2025-04-01-preview"
+    plain = hosted.make_client(hosted.Endpoint(base_url="http://127.0.0.1:9/v1"))  # a keyless local server
+    assert not isinstance(plain, openai.AzureOpenAI) and str(plain.base_url) == "http://127.0.0.1:9/v1/"

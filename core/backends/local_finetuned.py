@@ -91,7 +91,7 @@ class _FineTunedLocal(Approach):
 
     def _predict_batch(self, texts: list[str]) -> list[Prediction]:
         labels = _load(self.method, str(self._path)).predict(texts)
-        return [Prediction(label=lab, raw_output=lab) for lab in labels]
+        return [Prediction(label=lab, raw_output=lab, cost_usd=0.0) for lab in labels]  # this machine: no API cost
 
 
 @register("local", "setfit")

@@ -11,6 +11,7 @@ input; 3 refused by the budget before anything started.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -86,7 +87,9 @@ def run(args) -> Result:
                                "server) or AZURE_OPENAI_ENDPOINT / AZURE_OPENAI_API_KEY / OPENAI_API_VERSION")
     print(check.confirm, file=sys.stderr, flush=True)
     try:
-        job = launch(store, plan, endpoint=endpoint, detach=args.detach)
+        # Trainers print their logs to stdout; stdout is the JSON contract, so they talk to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            job = launch(store, plan, endpoint=endpoint, detach=args.detach)
     except hosted.InvalidTrainingFile as exc:
         raise CommandError(str(exc), exit_code=1) from exc
     if not plan.is_local and job.is_active and not args.detach:

@@ -156,17 +156,28 @@ def estimate_setfit(train: list[Example], dev: list[Example], opts: SetFitOption
 
 # --- LoRA on Gemma 3 270M --------------------------------------------------------------------
 
-# Measured here (2 shared cores, fp32, r=8, all linear layers; bench/train_banking77.py prints fresh figures).
-# The system prompt runs once per batch (its keys/values are shared), the texts once each.
+# Measured here (2 cores, fp32, r=8, all linear layers; bench/train_banking77.py prints fresh figures).
+# The system prompt runs once per batch (its keys/values are shared), the texts once each; the answer's
+# positions also pay the 262k-token output layer, forward and backward — for short texts that dominates.
 LORA_TRAIN_S_PER_TOKEN = 0.0052   # forward + backward per text token (a step of 8 × 103 tokens: ~4.3 s)
 LORA_PREFIX_S_PER_TOKEN = 0.008   # forward + backward per system-prompt token, once per step (long attention span)
+LORA_ANSWER_S_PER_TOKEN = 0.04    # output layer, forward + backward, per answer token (BANKING77: 5 s/step of 8)
 LORA_FORWARD_S_PER_TOKEN = 0.0022 # forward only (validation loss)
 LORA_VALID_POINTS, LORA_VALID_EXAMPLES = 6, 16   # lora_local.VALID_POINTS / VALID_EXAMPLES
-LORA_SCORE_S_PER_EXAMPLE = 0.6    # classification by scoring every label string after a cached prompt
+LORA_SCORE_S_BASE = 0.1           # scoring one text: its prompt part …
+LORA_SCORE_S_PER_LABEL_TOKEN = 0.012  # … and every label's tokens through the output layer (8 long labels: 0.94 s)
 LORA_LOAD_S = 10.0                # torch + model from the converted safetensors
 LORA_CONVERT_S = 70.0             # first use only: GGUF → dequantized safetensors under the workspace
 LORA_DEV_EXAMPLES = 40            # dev examples scored at the end for the dev accuracy
 GEMMA_PER_O200K = 1.05            # Gemma's tokenizer needs ~5 % more tokens than o200k_base on English
+
+
+def lora_score_seconds(labels: list[str]) -> float:
+    """Seconds to classify one text by scoring every label string (estimate; o200k counts, scaled)."""
+    from core.tokens import count_tokens
+
+    label_tokens = sum(count_tokens(lab, "gpt-4o") * GEMMA_PER_O200K + 2 for lab in labels)
+    return LORA_SCORE_S_BASE + LORA_SCORE_S_PER_LABEL_TOKEN * label_tokens
 
 
 def estimate_lora(train: list[Example], dev: list[Example], system_prompt: str, opts: LoraOptions,
@@ -176,15 +187,18 @@ def estimate_lora(train: list[Example], dev: list[Example], system_prompt: str, 
     # Gemma's tokenizer is not loaded before launch (that needs torch): o200k_base, scaled.
     system = count_tokens(system_prompt, "gpt-4o") * GEMMA_PER_O200K + 8
     texts = [min(opts.max_text_tokens, count_tokens(e.text, "gpt-4o") * GEMMA_PER_O200K) + 10 for e in train]
+    answers = sum(count_tokens(e.label, "gpt-4o") * GEMMA_PER_O200K + 2 for e in train)
     steps_per_epoch = math.ceil(len(train) / opts.batch_size)
     steps = steps_per_epoch * opts.epochs
-    train_s = steps * system * LORA_PREFIX_S_PER_TOKEN + sum(texts) * opts.epochs * LORA_TRAIN_S_PER_TOKEN
+    train_s = opts.epochs * (sum(texts) * LORA_TRAIN_S_PER_TOKEN + answers * LORA_ANSWER_S_PER_TOKEN) \
+        + steps * system * LORA_PREFIX_S_PER_TOKEN
     mean_text = sum(texts) / max(len(texts), 1)
     batches_per_point = math.ceil(LORA_VALID_EXAMPLES / 8)
     valid_s = (LORA_VALID_POINTS * (batches_per_point * system + LORA_VALID_EXAMPLES * mean_text)
                * LORA_FORWARD_S_PER_TOKEN) if dev else 0.0
     n_dev = min(len(dev), LORA_DEV_EXAMPLES)
-    seconds = LORA_LOAD_S + train_s + valid_s + n_dev * LORA_SCORE_S_PER_EXAMPLE
+    labels = sorted({e.label for e in train})
+    seconds = LORA_LOAD_S + train_s + valid_s + n_dev * lora_score_seconds(labels)
     tokens = int((steps * system) + sum(texts) * opts.epochs)
     notes = [f"{steps} steps; the {system:.0f}-token system prompt runs once per step, the texts once per epoch",
              "~4 GB of memory while training"]

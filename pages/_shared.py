@@ -111,6 +111,14 @@ def _load_dataset(db_path: str, h: str) -> datasets.Dataset:
     return datasets.load(_store(db_path), h)
 
 
+def _try_unlock() -> None:
+    """Checked in a callback, before the rerun draws the sidebar, so the status shows it at once."""
+    attempt = st.session_state.get("owner_password") or ""
+    st.session_state["owner_unlocked"] = public_mode().check_password(attempt)
+    st.session_state["owner_password_wrong"] = bool(attempt) and not st.session_state["owner_unlocked"]
+    st.session_state["owner_password"] = ""  # the password itself is not kept
+
+
 def sidebar() -> None:
     s = store()
     mode, ep = public_mode(), endpoint()
@@ -141,16 +149,41 @@ def sidebar() -> None:
                 help="Kept in this browser session only — never written to disk, logs or exports.",
             )
             if mode.enabled and not st.session_state.get("owner_unlocked"):
-                attempt = st.text_input("Owner password", type="password",
-                                        help="Unlocks the owner's endpoint for this browser session.")
-                if attempt:
-                    st.session_state["owner_unlocked"] = mode.check_password(attempt)
-                    if not st.session_state["owner_unlocked"]:
-                        st.error("Wrong password.")
+                st.text_input("Owner password", type="password", key="owner_password", on_change=_try_unlock,
+                              help="Unlocks the owner's endpoint for this browser session.")
+                if st.session_state.get("owner_password_wrong"):
+                    st.error("Wrong password.")
         st.caption(f"Workspace: `{load_settings().workspace}`")
     note = paid_actions_note(mode, ep)
     if note:
         st.info(note, icon=":material/public:")
+    _resume_jobs(s.path.as_posix())
+
+
+@st.cache_resource(show_spinner=False)
+def _resume_jobs(db_path: str) -> list[str]:
+    """Once per app process: unfinished fine-tuning jobs are picked up again — with the owner's configured
+    endpoint, never in public mode (core/training/hosted.py: resume_on_start)."""
+    from core.training.hosted import Endpoint, resume_on_start
+
+    owner = Endpoint(api_key=_secret("OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY"),
+                     base_url=_secret("OPENAI_BASE_URL") or load_settings().base_url)
+    return resume_on_start(_store(db_path), owner, public_mode=public_mode().enabled)
+
+
+def report(run_rows: list[dict], labels: list[str]):
+    """The evaluation Report of these runs (rows of runs.list_runs), cached until a run gains predictions."""
+    stamp = tuple((r["id"], r["n_predictions"], r.get("n_errors")) for r in run_rows)
+    return _report(store().path.as_posix(), stamp, tuple(labels))
+
+
+@st.cache_data(show_spinner="Computing metrics and confidence intervals …", max_entries=32)
+def _report(db_path: str, stamp: tuple, labels: tuple[str, ...]):
+    from core import report as reports
+    from core import runs
+
+    s = _store(db_path)
+    return reports.build(s, [runs.get(s, run_id) for run_id, *_ in stamp], list(labels))
 
 
 def memo_buttons(container, ds: datasets.Dataset, run_ids: list[int], scenario=None, recommendation: str | None = None,

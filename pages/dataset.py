@@ -12,6 +12,8 @@ from core import datareport, export, importer, labelling, versions
 from core.catalog import load_catalog
 from pages import _shared as shared
 
+shared.ensure_app_navigation()
+
 ACCEPT = ["csv", "tsv", "txt", "jsonl", "json", "ndjson", "xlsx", "xlsm"]
 
 st.title("Dataset")
@@ -239,7 +241,7 @@ with tab_version:
 # --- import ------------------------------------------------------------------------------------------------
 
 with tab_import:
-    upload = st.file_uploader("Upload a file", type=ACCEPT, key="ds_upload",
+    upload = st.file_uploader("Upload a file", type=ACCEPT, key="ds_upload", max_upload_size=shared.max_upload_mb(),
                               help="CSV/TSV (delimiter and encoding sniffed), Excel, JSONL: OpenAI chat format, "
                                    "{text, label} rows, or preference pairs for DPO.")
     pasted = st.text_area("…or paste rows", key="ds_paste", height=100,

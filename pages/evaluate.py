@@ -35,7 +35,8 @@ def _parse_specs(text: str) -> list[str]:
 
 # --- run approaches ---------------------------------------------------------------------
 
-with st.expander("Run approaches", icon=":material/play_arrow:", expanded=not runs.list_runs(store, ds.hash)):
+sent = st.session_state.get("evaluate_specs", [])  # a model sent from the Train page, with its baseline
+with st.expander("Run approaches", icon=":material/play_arrow:", expanded=bool(sent) or not runs.list_runs(store, ds.hash)):
     local_ok = local_status().ready
     remote = endpoint_status(shared.api_key(), shared.base_url())
     offered = [CLASSICAL] + (LOCAL_PRESETS if local_ok else []) + suggested_specs(store, ds)
@@ -61,7 +62,8 @@ with st.expander("Run approaches", icon=":material/play_arrow:", expanded=not ru
         concurrency = 8
         st.info("Configure an OpenAI-compatible endpoint in the sidebar to add prompted chat models "
                 "(OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio …).", icon=":material/cloud:")
-    extra = st.text_area("More approach specs (one per line)", placeholder="local:setfit:<model path>\n"
+    extra = st.text_area("More approach specs (one per line)", value="\n".join(sent),
+                         placeholder="local:setfit:<model path>\n"
                          "openai:ft:gpt-4o-mini-2024-07-18:acme::abc123:zero-shot",
                          help="Any spec the CLI accepts: `python -m core evaluate --help` lists them.")
     chosen += [s for s in _parse_specs(extra) if s not in chosen]
@@ -113,13 +115,7 @@ if shipped:
                + ". Run them again here to reproduce them on this machine.")
 
 
-@st.cache_data(show_spinner="Computing metrics and confidence intervals …", max_entries=32)
-def _report(db_path: str, run_ids: tuple[int, ...], stamp: tuple, labels: tuple[str, ...]) -> reports.Report:
-    return reports.build(store, [runs.get(store, i) for i in run_ids], list(labels))
-
-
-stamp = tuple((r["id"], r["n_predictions"], r["n_errors"]) for r in split_runs if r["id"] in selected)
-rep = _report(str(store.path), tuple(selected), stamp, tuple(ds.task.label_names))
+rep = shared.report([r for r in split_runs if r["id"] in selected], ds.task.label_names)
 v = rep.verdict
 (st.success if v.significant else st.info)(f"**Verdict.** {v.sentence}", icon=":material/flag:")
 shared.memo_buttons(st, ds, list(selected), key="memo_evaluate")

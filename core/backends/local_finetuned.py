@@ -1,0 +1,124 @@
+"""The models the Train page fine-tunes on this machine, as Approaches Evaluate can run.
+
+    local:setfit:<job-id | model folder>    SetFit (MiniLM body + logistic-regression head)
+    local:lora:<job-id | model folder>      Gemma 3 270M + LoRA adapter, scoring the label strings
+
+A job id is looked up in the store (`python -m core jobs` lists them); a folder
+must hold a model the lab saved (its `ftlab.json` manifest). Models load once
+per process (a LoRA model holds ~1 GB). torch is imported on first use only.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from core import jobs
+from core.approach import Approach, Prediction, register
+from core.dataset import Example
+
+try:
+    from core.approach import register_suggestions
+except ImportError:  # ADAPTER(evaluate): until the suggestions hook lands on main
+    def register_suggestions(fn):
+        return fn
+
+MANIFEST = "ftlab.json"
+_BACKEND_OF = {"setfit": "local-setfit", "lora": "local-lora"}
+
+
+def resolve_model_dir(ref: str, method: str, store=None) -> Path:
+    """A job id (from the store, or the default workspace) or a model folder → the saved model's folder."""
+    path = Path(ref).expanduser()
+    if not (path / MANIFEST).is_file():
+        if store is None:
+            from core.store import open_store
+
+            store = open_store()
+        try:
+            job = jobs.get(store, ref)
+        except KeyError:
+            raise ValueError(f"local:{method}:{ref} — no such trained model: give a job id from "
+                             f"`python -m core jobs` or the folder of a model the lab saved") from None
+        if job.backend != _BACKEND_OF[method]:
+            raise ValueError(f"job {ref} trained a {job.backend} model; use its own spec {job.approach_spec or ''}")
+        if job.status != "succeeded" or not job.model_ref:
+            raise ValueError(f"job {ref} is {job.status}: it has no model to evaluate")
+        path = Path(job.model_ref)
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    if manifest.get("backend") != _BACKEND_OF[method]:
+        raise ValueError(f"{path} holds a {manifest.get('backend')} model, not {_BACKEND_OF[method]}")
+    return path.resolve()
+
+
+@functools.lru_cache(maxsize=3)
+def _load(method: str, path: str):
+    if method == "setfit":
+        from core.training.setfit_local import SetFitClassifier
+
+        return SetFitClassifier.load(path)
+    from core.training.lora_local import LoraClassifier
+
+    return LoraClassifier.load(path)
+
+
+class _FineTunedLocal(Approach):
+    backend = "local"
+
+    def __init__(self, model: str, store=None):
+        self.model = model
+        self._path = resolve_model_dir(model, self.method, store)
+        manifest_text = (self._path / MANIFEST).read_text(encoding="utf-8")
+        self._manifest = json.loads(manifest_text)
+        # A job's folder is written once; the manifest's hash still tells two models at one path apart.
+        self._fingerprint = hashlib.sha256(manifest_text.encode()).hexdigest()[:16]
+
+    def params(self) -> dict[str, Any]:
+        return {"model_dir": str(self._path), "fingerprint": self._fingerprint,
+                "trained_on": self._manifest.get("dataset_hash")}
+
+    def spec_params(self) -> set[str]:
+        return set()  # the spec stays `local:<method>:<job-id>`; the folder and fingerprint go into the config
+
+    def _fit(self, train: list[Example]) -> None:
+        """Nothing to learn (the Train page trained it); check that it speaks this task's labels."""
+        unknown = sorted(set(self._manifest.get("labels", [])) - set(self._require_fit().label_names))
+        if unknown:
+            raise ValueError(f"{self.spec} was trained on labels this task does not have: {', '.join(unknown)}")
+
+    def _predict_batch(self, texts: list[str]) -> list[Prediction]:
+        labels = _load(self.method, str(self._path)).predict(texts)
+        return [Prediction(label=lab, raw_output=lab, cost_usd=0.0) for lab in labels]  # this machine: no API cost
+
+
+@register("local", "setfit")
+class LocalSetFit(_FineTunedLocal):
+    method = "setfit"
+    batch_size = 64
+
+
+@register("local", "lora")
+class LocalLora(_FineTunedLocal):
+    method = "lora"
+    batch_size = 8  # ~0.5 s per text: small batches keep the progress bar moving
+
+
+@register_suggestions
+def trained_models(store, dataset) -> list[str]:
+    """The models trained on this machine whose labels this dataset's task has, newest first. (Hosted
+    fine-tunes need an endpoint and cost money per call: the Train page sends them to Evaluate explicitly.)"""
+    labels = set(dataset.task.label_names)
+    out = []
+    for version in jobs.models(store, include_baselines=False):
+        if not version.approach_spec.startswith("local:"):
+            continue
+        row = store.query_one("SELECT task_json FROM datasets WHERE hash = ?", (version.dataset_hash,))
+        if row is None:
+            continue
+        trained = {lab["name"] for lab in json.loads(row["task_json"])["labels"]}
+        if trained <= labels:
+            out.append(version.approach_spec)
+    return out

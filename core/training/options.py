@@ -1,0 +1,208 @@
+"""Typed hyperparameters of each training backend, and the cost and time estimate shown before launch.
+
+The fields' descriptions are the help texts of the Train page's inputs. Time
+constants were measured on this project's 2-core machine (bench/train_banking77.py
+prints fresh figures); they are estimates, shown as such.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.dataset import Example
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SetFitOptions(_Options):
+    epochs: int = Field(1, ge=1, le=10, description="Passes over the generated sentence pairs (body training).")
+    batch_size: int = Field(16, ge=2, le=128, description="Sentence pairs per step.")
+    num_iterations: int | None = Field(
+        None, ge=1, le=100,
+        description="Pairs per example and polarity (SetFit's num_iterations). Empty: all unique pairs, "
+                    "oversampled — their number grows with the square of the examples, so steps are capped.",
+    )
+    max_steps: int | None = Field(
+        None, ge=1, description="Hard cap on body-training steps. Empty: chosen so that training takes about `target_minutes`.")
+    target_minutes: float = Field(3.0, gt=0, le=120, description="Time budget used to cap the steps when max_steps is empty.")
+    body_learning_rate: float = Field(2e-5, gt=0, le=1e-2, description="Learning rate of the MiniLM body.")
+    max_examples_per_class: int | None = Field(
+        64, ge=2, description="Use at most this many train examples per class (empty: all).")
+    seed: int = Field(42, description="Random seed (pairs, head, initialisation).")
+
+
+class LoraOptions(_Options):
+    epochs: int = Field(3, ge=1, le=20, description="Passes over the training examples (3 was best in the sweep).")
+    learning_rate: float = Field(
+        2e-3, gt=0, le=1e-1, description="AdamW learning rate; 2e-3 beat the usual 5e-4 clearly (~96 % vs ~70 %).")
+    r: int = Field(8, ge=1, le=128, description="LoRA rank.")
+    alpha: int = Field(16, ge=1, le=256, description="LoRA scaling numerator (scale = alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA branch.")
+    batch_size: int = Field(8, ge=1, le=64, description="Examples per optimisation step.")
+    max_examples_per_class: int | None = Field(
+        32, ge=1, description="Use at most this many train examples per class (32/class reached 96 % in the sweep).")
+    max_text_tokens: int = Field(256, ge=16, le=2048, description="Texts longer than this many tokens are cut at the end.")
+    seed: int = Field(42, description="Random seed.")
+
+
+class HostedOptions(_Options):
+    method: Literal["supervised", "dpo"] = Field(
+        "supervised", description="supervised: learn the labels; dpo: prefer the gold label over a wrong one.")
+    n_epochs: int | Literal["auto"] = Field("auto", description="Epochs; auto lets the provider choose from the file size.")
+    batch_size: int | Literal["auto"] = Field("auto", description="Examples per batch; auto lets the provider choose.")
+    learning_rate_multiplier: float | Literal["auto"] = Field("auto", description="Scales the provider's base learning rate.")
+    beta: float | Literal["auto"] = Field("auto", description="DPO only: how strongly to prefer the chosen answer.")
+    suffix: str = Field("ftlab", max_length=64, description="Added to the fine-tuned model's name.")
+    seed: int | None = Field(42, description="The provider's seed for reproducibility.")
+    use_validation: bool = Field(True, description="Upload the dev split as the validation file (validation loss curve).")
+
+    def hyperparameters(self) -> dict:
+        hp: dict = {"n_epochs": self.n_epochs, "batch_size": self.batch_size,
+                    "learning_rate_multiplier": self.learning_rate_multiplier}
+        if self.method == "dpo":
+            hp["beta"] = self.beta
+        return hp
+
+    def method_payload(self) -> dict:
+        """The `method` argument of `fine_tuning.jobs.create`."""
+        return {"type": self.method, self.method: {"hyperparameters": self.hyperparameters()}}
+
+
+OPTIONS = {"local-setfit": SetFitOptions, "local-lora": LoraOptions, "openai": HostedOptions}
+
+
+def options_for(backend: str, values: dict | None = None) -> _Options:
+    return OPTIONS[backend].model_validate(values or {})
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float | None          # None: the provider's queue decides
+    cost_usd: float
+    examples: int
+    steps: int | None = None
+    tokens: int | None = None      # billed (hosted) or processed (local) tokens
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- SetFit ------------------------------------------------------------------------------------
+
+# Measured here (2 cores, MiniLM, batch 16): 0.5 s/step for texts of exactly 12 words, 1.6 s/step for 44 words;
+# BANKING77 (mean 12 words, 90th percentile 22) ran at 0.95 s/step. A batch is padded to its longest text, so
+# the step time follows the long texts: the 90th percentile of the word counts is the length that predicts it.
+SETFIT_STEP_S_BASE = 0.1
+SETFIT_STEP_S_PER_WORD = 0.035
+SETFIT_OVERHEAD_S = 10.0          # importing torch + loading MiniLM + saving
+SETFIT_EVALS = 10                 # validation-loss points per run
+SETFIT_EVAL_STEPS = 4             # batches of dev pairs per validation point
+
+
+def _mean_words(examples: list[Example]) -> float:
+    return sum(len(e.text.split()) for e in examples) / max(len(examples), 1)
+
+
+def _long_words(examples: list[Example]) -> float:
+    """The 90th percentile of the texts' word counts (what padded batches cost)."""
+    counts = sorted(len(e.text.split()) for e in examples)
+    return float(counts[min(len(counts) - 1, int(0.9 * len(counts)))]) if counts else 0.0
+
+
+def setfit_pairs(label_counts: list[int], num_iterations: int | None) -> int:
+    """How many sentence pairs SetFit generates (its ContrastiveDataset, oversampling strategy)."""
+    n = sum(label_counts)
+    if num_iterations:
+        return 2 * num_iterations * n
+    positive = sum(c * (c + 1) // 2 for c in label_counts)  # pairs drawn with replacement
+    negative = n * (n + 1) // 2 - positive
+    return 2 * max(positive, negative)
+
+
+def setfit_step_seconds(mean_words: float, batch_size: int) -> float:
+    return (SETFIT_STEP_S_BASE + SETFIT_STEP_S_PER_WORD * min(mean_words, 200)) * batch_size / 16
+
+
+def setfit_plan(train: list[Example], opts: SetFitOptions) -> tuple[int, int]:
+    """(steps the run will take, steps uncapped)."""
+    counts = list(Counter(e.label for e in train).values())
+    natural = math.ceil(setfit_pairs(counts, opts.num_iterations) / opts.batch_size) * opts.epochs
+    cap = opts.max_steps
+    if cap is None:
+        cap = max(20, int(opts.target_minutes * 60 / setfit_step_seconds(_long_words(train), opts.batch_size)))
+    return max(1, min(natural, cap)), natural
+
+
+def estimate_setfit(train: list[Example], dev: list[Example], opts: SetFitOptions) -> Estimate:
+    steps, natural = setfit_plan(train, opts)
+    step_s = setfit_step_seconds(_long_words(train), opts.batch_size)
+    evals = SETFIT_EVALS * SETFIT_EVAL_STEPS * step_s / 3 if dev else 0.0  # forward only ≈ 1/3 of a step
+    encode = (len(train) + len(dev)) * _mean_words(train + dev) / 4000  # head fit + dev accuracy: ~400 texts/s at 10 words
+    notes = [f"{steps} steps of {opts.batch_size} pairs at ~{step_s:.2f} s/step"]
+    if natural > steps:
+        notes.append(f"capped from {natural} steps (all pairs) to keep training near {opts.target_minutes:g} min"
+                     if opts.max_steps is None else f"capped from {natural} steps by max_steps")
+    return Estimate(seconds=SETFIT_OVERHEAD_S + steps * step_s + evals + encode, cost_usd=0.0, examples=len(train),
+                    steps=steps, notes=tuple(notes))
+
+
+# --- LoRA on Gemma 3 270M --------------------------------------------------------------------
+
+# Measured here (2 cores, fp32, r=8, all linear layers; bench/train_banking77.py prints fresh figures).
+# The system prompt runs once per batch (its keys/values are shared), the texts once each; the answer's
+# positions also pay the 262k-token output layer, forward and backward — for short texts that dominates.
+LORA_TRAIN_S_PER_TOKEN = 0.0052   # forward + backward per text token (a step of 8 × 103 tokens: ~4.3 s)
+LORA_PREFIX_S_PER_TOKEN = 0.008   # forward + backward per system-prompt token, once per step (long attention span)
+LORA_ANSWER_S_PER_TOKEN = 0.04    # output layer, forward + backward, per answer token (BANKING77: 5 s/step of 8)
+LORA_FORWARD_S_PER_TOKEN = 0.0022 # forward only (validation loss)
+LORA_VALID_POINTS, LORA_VALID_EXAMPLES = 6, 16   # lora_local.VALID_POINTS / VALID_EXAMPLES
+LORA_SCORE_S_BASE = 0.1           # scoring one text: its prompt part …
+LORA_SCORE_S_PER_LABEL_TOKEN = 0.012  # … and every label's tokens through the output layer (8 long labels: 0.94 s)
+LORA_LOAD_S = 10.0                # torch + model from the converted safetensors
+LORA_CONVERT_S = 70.0             # first use only: GGUF → dequantized safetensors under the workspace
+LORA_DEV_EXAMPLES = 40            # dev examples scored at the end for the dev accuracy
+GEMMA_PER_O200K = 1.05            # Gemma's tokenizer needs ~5 % more tokens than o200k_base on English
+
+
+def lora_score_seconds(labels: list[str]) -> float:
+    """Seconds to classify one text by scoring every label string (estimate; o200k counts, scaled)."""
+    from core.tokens import count_tokens
+
+    label_tokens = sum(count_tokens(lab, "gpt-4o") * GEMMA_PER_O200K + 2 for lab in labels)
+    return LORA_SCORE_S_BASE + LORA_SCORE_S_PER_LABEL_TOKEN * label_tokens
+
+
+def estimate_lora(train: list[Example], dev: list[Example], system_prompt: str, opts: LoraOptions,
+                  base_ready: bool = True) -> Estimate:
+    from core.tokens import count_tokens
+
+    # Gemma's tokenizer is not loaded before launch (that needs torch): o200k_base, scaled.
+    system = count_tokens(system_prompt, "gpt-4o") * GEMMA_PER_O200K + 8
+    texts = [min(opts.max_text_tokens, count_tokens(e.text, "gpt-4o") * GEMMA_PER_O200K) + 10 for e in train]
+    answers = sum(count_tokens(e.label, "gpt-4o") * GEMMA_PER_O200K + 2 for e in train)
+    steps_per_epoch = math.ceil(len(train) / opts.batch_size)
+    steps = steps_per_epoch * opts.epochs
+    train_s = opts.epochs * (sum(texts) * LORA_TRAIN_S_PER_TOKEN + answers * LORA_ANSWER_S_PER_TOKEN) \
+        + steps * system * LORA_PREFIX_S_PER_TOKEN
+    mean_text = sum(texts) / max(len(texts), 1)
+    batches_per_point = math.ceil(LORA_VALID_EXAMPLES / 8)
+    valid_s = (LORA_VALID_POINTS * (batches_per_point * system + LORA_VALID_EXAMPLES * mean_text)
+               * LORA_FORWARD_S_PER_TOKEN) if dev else 0.0
+    n_dev = min(len(dev), LORA_DEV_EXAMPLES)
+    labels = sorted({e.label for e in train})
+    seconds = LORA_LOAD_S + train_s + valid_s + n_dev * lora_score_seconds(labels)
+    tokens = int((steps * system) + sum(texts) * opts.epochs)
+    notes = [f"{steps} steps; the {system:.0f}-token system prompt runs once per step, the texts once per epoch",
+             "~4 GB of memory while training"]
+    if not base_ready:
+        seconds += LORA_CONVERT_S
+        notes.append("first use: the GGUF base model is converted once (~1 min)")
+    return Estimate(seconds=seconds, cost_usd=0.0, examples=len(train), steps=steps, tokens=tokens, notes=tuple(notes))

@@ -1,0 +1,70 @@
+"""A launch plan: backend + base model + dataset version + typed options + the estimate — then the launch.
+
+The page and the CLI both go through here, so what is estimated is what is launched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core import jobs
+from core.dataset import Dataset
+from core.store import Store
+from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, parse_backend
+from core.training.chat import PROMPT, training_examples
+from core.training.options import Estimate, estimate_lora, estimate_setfit, options_for
+
+
+@dataclass(frozen=True)
+class Plan:
+    backend: str
+    base_model: str
+    dataset: Dataset
+    options: object          # SetFitOptions | LoraOptions | HostedOptions
+    estimate: Estimate
+    price_known: bool = True
+
+    @property
+    def is_local(self) -> bool:
+        return self.backend != HOSTED
+
+
+def make_plan(backend_spec: str, dataset: Dataset, options: dict | None = None,
+              models_dir: Path | None = None) -> Plan:
+    """Validate the options for the backend and estimate time and cost. Raises ValueError on bad input."""
+    backend, base_model = parse_backend(backend_spec)
+    opts = options_for(backend, options)
+    dev = [e for e in dataset.split("dev") if e.label is not None]
+    if backend == LOCAL_SETFIT:
+        est = estimate_setfit(training_examples(dataset, opts.max_examples_per_class, opts.seed), dev, opts)
+    elif backend == LOCAL_LORA:
+        from core.prompting import system_prompt
+        from core.training.lora_local import base_ready
+
+        est = estimate_lora(training_examples(dataset, opts.max_examples_per_class, opts.seed), dev,
+                            system_prompt(dataset.task, PROMPT), opts, base_ready(models_dir) if models_dir else True)
+    else:
+        from core.training import hosted
+
+        est = hosted.estimate(dataset, base_model, opts)
+        return Plan(backend, base_model, dataset, opts, est, price_known=hosted.cost_of(base_model, 0) is not None)
+    if est.examples < 2 or len({e.label for e in training_examples(dataset)}) < 2:
+        raise ValueError("training needs labelled train examples of at least two labels")
+    return Plan(backend, base_model, dataset, opts, est)
+
+
+def launch(store: Store, plan: Plan, *, endpoint=None, client=None, detach: bool = True) -> jobs.Job:
+    """Start the planned job. Local: a detached worker (or here, detach=False). Hosted: upload and create
+    (refusals come back as a `refused` job); the caller polls (`hosted.watch` / `hosted.ensure_polling`)."""
+    if plan.is_local:
+        from core.training.worker import launch_local
+
+        return launch_local(store, plan.backend, plan.dataset, plan.options, estimate=plan.estimate.to_dict(),
+                            detach=detach)
+    from core.training import hosted
+
+    client = client or hosted.make_client(endpoint or hosted.Endpoint.from_env())
+    label = endpoint.label if endpoint else hosted.Endpoint.from_env().label
+    return hosted.launch(store, client, plan.dataset, plan.base_model, plan.options, endpoint_label=label,
+                         estimate_=plan.estimate.to_dict())

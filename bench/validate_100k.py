@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -99,12 +100,15 @@ def main() -> int:
         proc = subprocess.run([sys.executable, "-m", "core", "validate", str(path), "--json"], cwd=ROOT,
                               capture_output=True, text=True)
         seconds = time.perf_counter() - t
-        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rss_mb, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
         if proc.returncode not in (0, 1):
             print(proc.stderr, file=sys.stderr)
             return 1
         data = json.loads(proc.stdout)
-        print(f"validate: {seconds:.1f} s, peak RSS {rss_mb:.0f} MB (target ≤ 10 s, ≤ 1024 MB), exit {proc.returncode}")
+        load = os.getloadavg()[0]
+        print(f"validate: {seconds:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss_mb:.0f} MB (target ≤ 10 s, ≤ 1024 MB), "
+              f"exit {proc.returncode}; load average {load:.1f} on {os.cpu_count()} cores")
         print(f"  rows {data['rows']:,}, valid {data['valid_rows']:,}, errors {len(data['errors'])}, warnings {len(data['warnings'])}, "
               f"pii {len(data['pii'])}, duplicate groups {len(data['duplicates'])}, conflicts {len(data['conflicts'])}, "
               f"label issues {len(data['label_issues'])}, tokens {data['tokens']['total']:,}")

@@ -404,7 +404,8 @@ def _read_delimited(data: bytes, name: str, mapping: ColumnMapping, suffix: str)
     result.format = "tsv" if getattr(dialect, "delimiter", ",") == "\t" else "csv"
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # the default 128 KB limit refuses long texts
     records = []
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    # strict: a broken quote is an error on its line instead of silently swallowing the rest of the file
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
     end = 0
     while True:
         start = end + 1
@@ -413,8 +414,10 @@ def _read_delimited(data: bytes, name: str, mapping: ColumnMapping, suffix: str)
         except StopIteration:
             break
         except csv.Error as exc:
-            result.findings.append(Finding(start, "malformed_row", f"unreadable row: {exc}"))
-            end = reader.line_num
+            end = max(reader.line_num, start)
+            why = (f"the quote opened on line {start} is never closed, so lines {start}–{end} cannot be read"
+                   if "unexpected end of data" in str(exc) else f"unreadable row: {exc}")
+            result.findings.append(Finding(start, "malformed_row", why))
             continue
         end = reader.line_num
         if any(c.strip() for c in cells):

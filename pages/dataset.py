@@ -93,7 +93,7 @@ def draw_report(report: datareport.DataReport, key: str) -> None:
     cols = st.columns(8)
     for col, (name, value) in zip(cols, [
         ("Rows", report.records), ("Usable", len(report.rows)), ("Errors", len(report.errors)),
-        ("Warnings", len(report.warnings)), ("PII", len(report.pii)), ("Duplicate groups", len(q.duplicates)),
+        ("Warnings", len(report.warnings)), ("PII", len(report.pii)), ("Duplicates", len(q.duplicates)),
         ("Conflicts", len(q.conflicts)), ("Label issues", len(q.label_issues)),
     ]):
         col.metric(name, f"{value:,}")
@@ -116,7 +116,12 @@ def draw_report(report: datareport.DataReport, key: str) -> None:
             "text": rows[g.rows[0]].text[:120]} for g in q.duplicates]), hide_index=True, width="stretch", key=f"{key}_dupes")
     if q.label_issues:
         st.subheader("Likely label errors", anchor=False)
-        st.caption("A model trained on the other rows (cross-validated) confidently disagrees. Review, don't blindly accept.")
+        st.caption("A model trained on the other rows (cross-validated) confidently disagrees. Review, don't blindly accept"
+                   + (" — accept them under **Fix** below." if key == "version" else "."))
+        if key != "version":
+            st.dataframe(pd.DataFrame([{"line": rows[x.row].line, "label": x.given, "suggested": x.suggested,
+                                        "confidence": x.confidence, "text": rows[x.row].text[:160]} for x in q.label_issues]),
+                         hide_index=True, width="stretch", key=f"{key}_issues")
     for note in report.notes:
         st.caption(note)
     chart_cols = st.columns(2)
@@ -138,7 +143,8 @@ def draw_report(report: datareport.DataReport, key: str) -> None:
         st.subheader("Training cost", anchor=False)
         st.dataframe(pd.DataFrame([{
             "model": m, "epochs": e.epochs, "tokens per epoch": e.tokens_per_epoch, "billed tokens": e.billed_tokens,
-            "US$": round(e.cost_usd, 2), "no new jobs from": catalog.get(m).no_new_jobs, "retires": catalog.get(m).retires,
+            "US$": round(e.cost_usd, 2), "no new jobs from": str(catalog.get(m).no_new_jobs or "—"),
+            "retires": str(catalog.get(m).retires or "—"),
         } for m, e in report.training.items()]), hide_index=True, width="stretch", key=f"{key}_cost")
         st.caption(f"{report.training_rows:,} training examples, OpenAI's default epochs (3, adjusted so that "
                    "examples × epochs lands in 100–25,000).")

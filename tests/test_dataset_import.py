@@ -190,3 +190,11 @@ def test_text_label_jsonl_and_dataset_rules():
     codes = [f.code for f in skewed.findings if f.line is None]
     assert codes == ["few_examples", "small_class", "class_imbalance"]
     assert skewed.exit_code == 0  # warnings only
+
+
+def test_csv_with_an_unclosed_quote_names_its_line():
+    text = "text,label\nmy parcel is late,shipping\nrefund for the broken bulb,billing\n\"unterminated quote,billing\nnext,login\n"
+    result = importer.read_text(text)
+    assert [(r.line, r.text) for r in result.rows] == [(2, "my parcel is late"), (3, "refund for the broken bulb")]
+    [finding] = result.findings
+    assert (finding.line, finding.code) == (4, "malformed_row") and "never closed" in finding.message

@@ -84,12 +84,13 @@ def test_a_local_setfit_job_runs_from_the_page_and_its_model_goes_to_evaluate(pa
     assert not page.exception, [e.value for e in page.exception]
     assert page.title[0].value == "Evaluate"
     assert job.approach_spec in page.text_area[0].value
+    page.switch_page("pages/evaluate.py").run()  # AppTest forgets a script's st.switch_page on the next run
     next(b for b in page.button if b.label == "Run").click().run(timeout=300)
     assert not page.exception, [e.value for e in page.exception]
     from core import runs
 
     evaluated = {r["approach"] for r in runs.list_runs(store, job.dataset_hash, "test")}
-    assert job.approach_spec in evaluated
+    assert job.approach_spec in evaluated, ([e.value for e in page.error], [w.value for w in page.warning])
 
 
 def test_a_refused_hosted_launch_shows_the_reason_and_offers_local_training(page, workspace):

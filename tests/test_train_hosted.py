@@ -170,7 +170,7 @@ def test_app_start_resumes_polling_but_never_in_public_mode(store, ft_server):
     assert hosted.resume_on_start(store, endpoint, public_mode=True) == []
     assert hosted.resume_on_start(store, hosted.Endpoint(), public_mode=False) == []  # nothing configured
     assert ft_server.requests == []
-    assert hosted.resume_on_start(store, endpoint) == [job.id]
+    assert hosted.resume_on_start(store, endpoint, interval_s=0.05) == [job.id]
     deadline = time.monotonic() + 20
     while jobs.get(store, job.id).is_active and time.monotonic() < deadline:  # let the poller finish its job
         time.sleep(0.1)

@@ -473,14 +473,15 @@ def resume_polling(store: Store, client_factory: Callable[[], Any], interval_s: 
     return started
 
 
-def resume_on_start(store: Store, endpoint: Endpoint, public_mode: bool = False) -> list[str]:
+def resume_on_start(store: Store, endpoint: Endpoint, public_mode: bool = False,
+                    interval_s: float = POLL_S) -> list[str]:
     """What the app does once when it starts: local jobs whose worker died are marked interrupted, and
     unfinished hosted jobs are polled again — with the configured key only, and never in public mode (a
     visitor's page load must not reach a paid endpoint). Returns the ids now being polled."""
     jobs.reconcile_local(store)
     if public_mode or not endpoint.configured:
         return []
-    return resume_polling(store, lambda: make_client(endpoint))
+    return resume_polling(store, lambda: make_client(endpoint), interval_s)
 
 
 def polling(store_path: str, job_id: str) -> bool:

@@ -168,16 +168,11 @@ def resolve(store: Store, ref: str) -> Dataset:
         return ds
     path = Path(ref)
     if path.exists():
-        # TODO(Dataset issue): route through the importer (all formats, line-numbered findings).
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-        examples = [Example(id=str(i + 1), text=r["text"], label=r.get("label") or None) for i, r in enumerate(rows)]
-        if rows and "split" in rows[0]:
-            examples = [replace(e, split=r["split"]) for e, r in zip(examples, rows)]
-        else:
-            examples = stratified_split(examples)
-        task = Task.from_labels(sorted({e.label for e in examples if e.label}), name=path.stem)
-        ds = Dataset(name=path.name, task=task, examples=tuple(examples))
+        # Any format the Dataset page imports; bad lines are left out (`python -m core validate` lists them).
+        from core.datareport import dataset_from_import
+        from core.importer import read_file
+
+        ds = dataset_from_import(read_file(path))
         save(store, ds)
         return ds
     return load(store, ref)

@@ -29,6 +29,8 @@ DEFAULT_APPROACHES = (
     "local:rag:k=8",
     "classical:tfidf-lr",
 )
+# Fine-tuned on this machine during regeneration, then evaluated like the others.
+DEFAULT_TRAININGS = ("local-setfit",)
 ORIGIN = "preloaded"
 _PREDICTION_FIELDS = ("example_idx", "gold", "label", "raw_output", "latency_ms", "input_tokens",
                       "output_tokens", "cost_usd", "error")
@@ -126,12 +128,29 @@ def ensure_preloaded(store: Store, path: Path = BUNDLE_PATH) -> list[int]:
     return import_bundle(store, bundle)
 
 
+def train_models(store: Store, backends: Sequence[str] = DEFAULT_TRAININGS) -> list[str]:
+    """Fine-tune on the sample's train split with each backend's defaults; the approach specs of the models."""
+    from core.training.plan import launch, make_plan
+    from core.training.worker import models_dir
+
+    sample = datasets.load_sample()
+    specs = []
+    for backend in backends:
+        job = launch(store, make_plan(backend, sample, None, models_dir(store)), detach=False)
+        if job.status != "succeeded":
+            raise RuntimeError(f"{backend} training failed: {job.error}")
+        specs.append(job.approach_spec)
+    return specs
+
+
 def regenerate(store: Store, approaches: Sequence[str] = DEFAULT_APPROACHES, path: Path = BUNDLE_PATH,
-               progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Run the approaches on the sample's test split for real and write the bundle."""
+               progress: Callable[[str, int, int], None] | None = None,
+               trainings: Sequence[str] = DEFAULT_TRAININGS) -> dict:
+    """Fine-tune, run every approach on the sample's test split for real, and write the bundle."""
     from core.approach import approach_from_spec
 
     sample = datasets.load_sample()
+    approaches = [*approaches, *train_models(store, trainings)]
     built = [approach_from_spec(s, store=store) for s in approaches]
     done = runs_mod.evaluate(store, sample, built, split="test", progress=progress)
     bundle = export_bundle(store, [r.id for r in done])

@@ -85,9 +85,20 @@ def max_upload_mb() -> int | None:
     return mode.max_upload_mb if mode.enabled else None
 
 
+def select_dataset(dataset_hash: str) -> None:
+    """Make a (new) version the current one from the next run on (call st.rerun() after).
+
+    The sidebar's selectbox owns the `dataset_hash` key and cannot be changed once drawn,
+    so the choice waits in `dataset_hash_next` until `current_dataset()` applies it.
+    """
+    st.session_state["dataset_hash_next"] = dataset_hash
+
+
 def current_dataset() -> datasets.Dataset:
     """The dataset version the pages work on; the bundled sample until the user picks another."""
     s = store()
+    if "dataset_hash_next" in st.session_state:
+        st.session_state["dataset_hash"] = st.session_state.pop("dataset_hash_next")
     h = st.session_state.get("dataset_hash")
     if h is None:
         h = datasets.save(s, datasets.load_sample())
@@ -98,6 +109,14 @@ def current_dataset() -> datasets.Dataset:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _load_dataset(db_path: str, h: str) -> datasets.Dataset:
     return datasets.load(_store(db_path), h)
+
+
+def _try_unlock() -> None:
+    """Checked in a callback, before the rerun draws the sidebar, so the status shows it at once."""
+    attempt = st.session_state.get("owner_password") or ""
+    st.session_state["owner_unlocked"] = public_mode().check_password(attempt)
+    st.session_state["owner_password_wrong"] = bool(attempt) and not st.session_state["owner_unlocked"]
+    st.session_state["owner_password"] = ""  # the password itself is not kept
 
 
 def sidebar() -> None:
@@ -130,12 +149,10 @@ def sidebar() -> None:
                 help="Kept in this browser session only — never written to disk, logs or exports.",
             )
             if mode.enabled and not st.session_state.get("owner_unlocked"):
-                attempt = st.text_input("Owner password", type="password",
-                                        help="Unlocks the owner's endpoint for this browser session.")
-                if attempt:
-                    st.session_state["owner_unlocked"] = mode.check_password(attempt)
-                    if not st.session_state["owner_unlocked"]:
-                        st.error("Wrong password.")
+                st.text_input("Owner password", type="password", key="owner_password", on_change=_try_unlock,
+                              help="Unlocks the owner's endpoint for this browser session.")
+                if st.session_state.get("owner_password_wrong"):
+                    st.error("Wrong password.")
         st.caption(f"Workspace: `{load_settings().workspace}`")
     note = paid_actions_note(mode, ep)
     if note:

@@ -56,3 +56,9 @@ def test_public_local_training_is_capped_and_serial(n, running, ok):
 def test_banner_text():
     assert paid_actions_note(PRIVATE, None) == ""
     assert "own API key" in paid_actions_note(PUBLIC, None)
+
+
+def test_training_endpoint_repr_hides_the_key():
+    from core.training.hosted import Endpoint
+
+    assert "sk-very-secret" not in repr(Endpoint(api_key="sk-very-secret", base_url="http://127.0.0.1:1/v1"))

@@ -84,7 +84,8 @@ def test_a_local_setfit_job_runs_from_the_page_and_its_model_goes_to_evaluate(pa
     assert not page.exception, [e.value for e in page.exception]
     assert page.title[0].value == "Evaluate"
     assert job.approach_spec in page.text_area[0].value
-    page.switch_page("pages/evaluate.py").run()  # AppTest forgets a script's st.switch_page on the next run
+    # AppTest keeps requesting the page of its last explicit switch_page (Train): follow the app's own switch.
+    page.switch_page("pages/evaluate.py").run()
     next(b for b in page.button if b.label == "Run").click().run(timeout=300)
     assert not page.exception, [e.value for e in page.exception]
     from core import runs

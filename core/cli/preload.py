@@ -1,5 +1,8 @@
 """`python -m core preload`: the pre-computed sample results shipped in data/results."""
 
+import contextlib
+import sys
+
 from core import preload
 from core.cli import CommandError, Result
 from core.store import open_store
@@ -12,12 +15,18 @@ def add_arguments(parser) -> None:
                         help=f"run the approaches on the sample's test split and rewrite {preload.BUNDLE_PATH.name}")
     parser.add_argument("--approach", action="append", metavar="SPEC",
                         help="with --regenerate: the approaches (default: " + ", ".join(preload.DEFAULT_APPROACHES) + ")")
+    parser.add_argument("--train", action="append", metavar="BACKEND",
+                        help="with --regenerate: fine-tune with these backends first and evaluate the models "
+                             "(default: " + ", ".join(preload.DEFAULT_TRAININGS) + ")")
 
 
 def run(args) -> Result:
     store = open_store(args.workspace)
     if args.regenerate:
-        bundle = preload.regenerate(store, args.approach or preload.DEFAULT_APPROACHES)
+        # Trainers print their logs to stdout; stdout is the JSON contract, so they talk to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            bundle = preload.regenerate(store, args.approach or preload.DEFAULT_APPROACHES,
+                                        trainings=args.train if args.train is not None else preload.DEFAULT_TRAININGS)
         data = {"written": str(preload.BUNDLE_PATH), "dataset_hash": bundle["dataset_hash"],
                 "runs": [r["approach"] for r in bundle["runs"]], "versions": bundle["versions"]}
         return Result(data, text=f"wrote {len(bundle['runs'])} runs to {preload.BUNDLE_PATH}")

@@ -21,7 +21,7 @@ import io
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from core import jobs
@@ -47,7 +47,7 @@ LOCAL_ALTERNATIVE = "You can train on this machine with the same data: local Set
 class Endpoint:
     """Where the fine-tuning API is. The key is only ever held in memory (never in the store or a log)."""
 
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never in a repr, log or traceback
     base_url: str | None = None
     azure_endpoint: str | None = None  # https://<resource>.openai.azure.com — selects the Azure client
     api_version: str | None = None     # Azure only

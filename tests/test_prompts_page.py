@@ -1,0 +1,82 @@
+"""The Prompts page: a search against the loopback server shows the table and the chart; promoting sets the baseline."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import prompt_store
+from core.dataset import load_sample
+from core.optimize import latest
+from tests.fake_openai import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI() as s:
+        yield s
+
+
+@pytest.fixture
+def page(workspace, server, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/prompts.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts(at):
+    return at.get("vega_lite_chart")
+
+
+def test_a_search_shows_table_chart_and_honesty_and_promoting_sets_the_baseline(page, server, store):
+    at = page
+    at.radio(key="prompts_backend").set_value("openai").run()
+    at.radio(key="ps_retriever").set_value("tfidf").run()  # no MiniLM in this test
+    at.number_input(key="ps_meta").set_value(0).run()
+    at.number_input(key="prompts_calls_openai").set_value(400).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Candidates" in [m.label for m in at.metric]  # the plan is shown before anything runs
+    assert server.count() == 0
+    assert not charts(at) and not at.dataframe
+
+    at.button(key="prompts_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    paid = sum(server.billed.values())
+    assert 0 < paid <= 400
+    assert charts(at), "no chart"
+    table = at.dataframe[0].value
+    assert {"dev_accuracy", "tokens_per_call", "cost_per_1k_usd", "role"} <= set(table.columns)
+    assert (table["role"] == "chosen").sum() == 1 and (table["role"] == "naive").sum() == 1
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Chosen · test"] != "–" and metrics["Naive · dev"] != "–"
+    assert any("dev split" in w.value for w in at.warning)  # 68 dev examples cannot separate the top two
+    assert len(at.get("download_button")) == 2
+
+    ds_hash = load_sample().hash
+    chosen = latest(store, ds_hash)["result"]["chosen"]["hash"]
+    assert prompt_store.promoted_baseline(store, ds_hash) is None
+    at.button(key="prompts_promote").click().run()
+    assert not at.exception
+    base = prompt_store.promoted_baseline(store, ds_hash)
+    assert base is not None and base.hash == chosen and base.version == 1
+    assert any(base.spec in s.value for s in at.success)
+
+    # Evaluate offers the promoted prompt among its approaches, and already shows its (and the naive prompt's)
+    # test run, measured once by the search.
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert base.spec in at.multiselect[0].options
+    compared = next(w for w in at.multiselect if w.label == "Runs to compare")
+    assert any(base.spec in opt for opt in compared.options)
+
+    # The result survives a reload, and nothing is paid again.
+    server.reset_counters()
+    at.switch_page("pages/prompts.py").run()
+    assert charts(at) and at.dataframe and server.count() == 0
+    assert any("Prompted baseline now: v1" in c.value for c in at.caption)

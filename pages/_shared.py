@@ -171,6 +171,21 @@ def _resume_jobs(db_path: str) -> list[str]:
     return resume_on_start(_store(db_path), owner, public_mode=public_mode().enabled)
 
 
+def report(run_rows: list[dict], labels: list[str]):
+    """The evaluation Report of these runs (rows of runs.list_runs), cached until a run gains predictions."""
+    stamp = tuple((r["id"], r["n_predictions"], r.get("n_errors")) for r in run_rows)
+    return _report(store().path.as_posix(), stamp, tuple(labels))
+
+
+@st.cache_data(show_spinner="Computing metrics and confidence intervals …", max_entries=32)
+def _report(db_path: str, stamp: tuple, labels: tuple[str, ...]):
+    from core import report as reports
+    from core import runs
+
+    s = _store(db_path)
+    return reports.build(s, [runs.get(s, run_id) for run_id, *_ in stamp], list(labels))
+
+
 def memo_buttons(container, ds: datasets.Dataset, run_ids: list[int], scenario=None, recommendation: str | None = None,
                  key: str = "memo") -> None:
     """"Export decision memo" as HTML and Markdown, rendered only when clicked (charts take a moment)."""

@@ -115,13 +115,7 @@ if shipped:
                + ". Run them again here to reproduce them on this machine.")
 
 
-@st.cache_data(show_spinner="Computing metrics and confidence intervals …", max_entries=32)
-def _report(db_path: str, run_ids: tuple[int, ...], stamp: tuple, labels: tuple[str, ...]) -> reports.Report:
-    return reports.build(store, [runs.get(store, i) for i in run_ids], list(labels))
-
-
-stamp = tuple((r["id"], r["n_predictions"], r["n_errors"]) for r in split_runs if r["id"] in selected)
-rep = _report(str(store.path), tuple(selected), stamp, tuple(ds.task.label_names))
+rep = shared.report([r for r in split_runs if r["id"] in selected], ds.task.label_names)
 v = rep.verdict
 (st.success if v.significant else st.info)(f"**Verdict.** {v.sentence}", icon=":material/flag:")
 shared.memo_buttons(st, ds, list(selected), key="memo_evaluate")

@@ -155,3 +155,21 @@ def test_decision_memo_downloads(server, browser):
     assert "<h1>Decision memo" in text and text.count("<svg") == 2
     shutil.copy(path, SHOTS / "decision-memo.html")
     page.close()
+
+
+def test_uploading_a_file_shows_the_validation_report(server, browser, tmp_path):
+    bad = tmp_path / "tickets.csv"
+    bad.write_text("text,label\nmy parcel is late,order_status\nrefund for the broken bulb,returns_refunds\n"
+                   '"unterminated quote,billing_payments\n', encoding="utf-8")
+    page = _open(browser, server, "dataset")
+    page.get_by_role("tab", name="Import").click()
+    page.locator('input[type="file"]').first.set_input_files(str(bad))
+    page.get_by_role("heading", name="Findings").wait_for(timeout=60_000)
+    _settle(page)
+    findings = page.locator('[data-testid="stDataFrame"]:visible').first  # the table of findings
+    assert findings.is_visible()
+    body = page.locator('[data-testid="stMain"]').inner_text()
+    assert "too_few_examples" in body or "Fix or drop" in body
+    assert not _exceptions(page)
+    page.screenshot(path=str(SHOTS / "dataset-upload.png"), full_page=True)
+    page.close()

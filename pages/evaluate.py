@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import report as reports
-from core import runs
+from core import prompt_store, runs
 from core.approach import approach_from_spec, suggested_specs
 from core.backends.status import endpoint_status, local_status
 from pages import _shared as shared
@@ -40,15 +40,20 @@ with st.expander("Run approaches", icon=":material/play_arrow:", expanded=bool(s
     local_ok = local_status().ready
     remote = endpoint_status(shared.api_key(), shared.base_url())
     offered = [CLASSICAL] + (LOCAL_PRESETS if local_ok else []) + suggested_specs(store, ds)
+    # The prompted baseline is the prompt promoted on the Prompts page, when there is one.
+    baseline = prompt_store.promoted_baseline(store, ds.hash)
+    baseline_spec = [baseline.spec] if baseline and baseline.spec in offered else []
     c1, c2 = st.columns([3, 1])
     chosen = c1.multiselect(
-        "Embedded approaches (no API, no cost)", offered,
-        default=[CLASSICAL] + (["local:zero-shot", "local:rag:k=8"] if local_ok else []),
+        "Approaches", offered,
+        default=[CLASSICAL] + (["local:zero-shot", "local:rag:k=8"] if local_ok else []) + baseline_spec,
         help="zero-shot: label guidelines as embeddings · few-shot: class prototypes of k examples per class · "
              "RAG: the k nearest training examples vote · classical: TF-IDF + logistic regression."
              + ("" if local_ok else " Local models are not installed here (light tier): only the classical baseline."),
     )
     split = c2.selectbox("Split", ["test", "dev"], help="Compare on test; tune prompts on dev (Prompts page).")
+    if baseline_spec:
+        st.caption(f"Prompted baseline: `{baseline.spec}` (v{baseline.version}), promoted on the Prompts page.")
     if remote.ready:
         o1, o2, o3 = st.columns([2, 2, 1])
         model = o1.text_input("Chat model on the endpoint", value="gpt-4o-mini",

@@ -72,6 +72,8 @@ def test_a_search_shows_table_chart_and_honesty_and_promoting_sets_the_baseline(
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert base.spec in at.multiselect[0].options
+    assert base.spec in at.multiselect[0].value  # pre-selected: it is the prompted baseline now
+    assert any("Prompted baseline" in c.value and base.spec in c.value for c in at.caption)
     compared = next(w for w in at.multiselect if w.label == "Runs to compare")
     assert any(base.spec in opt for opt in compared.options)
 

@@ -253,20 +253,30 @@ def guidelines_for(variant: str, task: Task, terms: dict[str, list[str]]) -> tup
     return tuple(out)
 
 
-def diverse_exemplars(train: Sequence[Example], k: int, vectors: np.ndarray) -> list[Example]:
+def diverse_exemplars(train: Sequence[Example], k: int, vectors) -> list[Example]:
     """k class-balanced exemplars that cover each class's variety (greedy max-min distance).
 
     Round-robin over labels; each label first contributes its most typical example (nearest
     its centroid), then the example least similar to every exemplar chosen so far — so the
-    prompt shows the range of each class instead of near-duplicates.
+    prompt shows the range of each class instead of near-duplicates. `vectors`: one row per
+    train example, dense or scipy-sparse (one similarity column per pick: linear in the train size).
     """
+    from sklearn.preprocessing import normalize
+
     if k <= 0 or not train:
         return []
-    vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    vectors = normalize(vectors)
+
+    def sims_to(rows: list[int]) -> np.ndarray:
+        target = vectors[rows].mean(axis=0) if len(rows) > 1 else vectors[rows[0]]
+        out = vectors @ np.asarray(target).ravel() if not hasattr(target, "tocsr") else vectors @ target.T
+        return np.asarray(out.todense() if hasattr(out, "todense") else out).ravel()
+
     by_label: dict[str, list[int]] = defaultdict(list)
     for i, e in enumerate(train):
         by_label[e.label].append(i)
     labels = sorted(by_label)
+    closest = np.full(len(train), -np.inf)  # each example's similarity to its most similar chosen exemplar
     chosen: list[int] = []
     taken: set[int] = set()
     while len(chosen) < min(k, len(train)):
@@ -275,29 +285,27 @@ def diverse_exemplars(train: Sequence[Example], k: int, vectors: np.ndarray) -> 
             pool = [i for i in by_label[lab] if i not in taken]
             if not pool or len(chosen) >= k:
                 continue
-            mine = [c for c in chosen if train[c].label == lab]
-            if not mine:
-                centroid = vectors[by_label[lab]].mean(axis=0)
-                pick = pool[int(np.argmax(vectors[pool] @ centroid))]
+            if not any(train[c].label == lab for c in chosen):
+                pick = pool[int(np.argmax(sims_to(by_label[lab])[pool]))]  # nearest the label's centroid
             else:
-                pick = pool[int(np.argmin((vectors[pool] @ vectors[chosen].T).max(axis=1)))]
+                pick = pool[int(np.argmin(closest[pool]))]
             chosen.append(pick)
             taken.add(pick)
+            closest = np.maximum(closest, sims_to([pick]))
             progressed = True
         if not progressed:
             break
     return [train[i] for i in chosen]
 
 
-def lexical_vectors(texts: Sequence[str]) -> np.ndarray:
-    """TF-IDF vectors (scikit-learn): what "most diverse" is measured in — cheap, no model, the same on every tier."""
+def lexical_vectors(texts: Sequence[str]):
+    """TF-IDF vectors (scikit-learn, sparse): what "most diverse" is measured in — cheap, no model, every tier."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(list(texts)).toarray()
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(list(texts))
 
 
-def exemplars_for(selection: str, k: int, train: Sequence[Example], seed: int,
-                  vectors: Callable[[], np.ndarray]) -> list[Example]:
+def exemplars_for(selection: str, k: int, train: Sequence[Example], seed: int, vectors: Callable) -> list[Example]:
     if k == 0 or selection in ("none", "retrieved"):
         return []
     if selection == "diverse":
@@ -325,9 +333,9 @@ def generate(task: Task, train: Sequence[Example], dataset_hash: str, backend: s
     """
     train = [e for e in train if e.label is not None]
     terms = discriminative_terms(train, task.label_names) if any("terms" in d for d in space.descriptions) else {}
-    cached_vectors: list[np.ndarray] = []
+    cached_vectors: list = []
 
-    def train_vectors() -> np.ndarray:
+    def train_vectors():
         if not cached_vectors:
             cached_vectors.append(lexical_vectors([e.text for e in train]))
         return cached_vectors[0]

@@ -84,7 +84,7 @@ def decide(entries: Sequence[Entry], seed: int = 0) -> Verdict:
     runner = standings[1]
     correct = {e.spec: e.correct for e in entries}
     cmp = compare(*aligned(correct[best.spec], correct[runner.spec]), a=best.spec, b=runner.spec, seed=seed)
-    head = (f"{{rec}} — {{acc:.1%}} accuracy (95 % CI {{lo:.0%}}–{{hi:.0%}}), {{money}}.")
+    head = "{rec} — {acc:.1%} accuracy (95 % CI {lo:.0%}–{hi:.0%}), {money}."
     if cmp.significant:
         rec, reason = best, "more-accurate"
         why = (f" It beats {runner.spec} ({runner.accuracy:.1%}) by {cmp.diff * 100:.1f} points, a statistically "

@@ -13,8 +13,7 @@ import pytest
 
 from core import dataset as datasets
 from core import datareport, export, labelling, pii, quality, tokens, versions
-from core.dataset import Dataset, Example
-from core.task import Task
+from core.dataset import Example
 
 ROOT = Path(__file__).resolve().parent.parent
 

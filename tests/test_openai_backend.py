@@ -16,7 +16,7 @@ from core.approach import approach_from_spec
 from core.dataset import Dataset
 from core.metrics import compute
 from tests.eval_data import make_dataset
-from tests.fake_openai import FakeResponse, Faults, error_response
+from tests.fake_openai import Faults, error_response
 
 ROOT = Path(__file__).resolve().parent.parent
 

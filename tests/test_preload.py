@@ -41,6 +41,7 @@ def test_preloaded_run_is_not_recomputed(store, bundle):
     run = runs.execute(store, sample, approach_from_spec("classical:tfidf-lr"), "test",
                        progress=lambda d, t: calls.append(d))
     assert calls == [len(sample.split("test"))]  # already complete at the first progress report
+    assert run.origin.startswith("preloaded:")
 
 
 @pytest.mark.parametrize("spec", ["classical:tfidf-lr", "local:zero-shot"])

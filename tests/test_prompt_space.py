@@ -73,7 +73,7 @@ def test_diverse_exemplars_are_class_balanced_and_avoid_near_duplicates():
     train += [Example("b9", "refund for a double charge on my card", "billing")]
     train += [Example(f"s{i}", "where is my parcel", "shipping") for i in range(4)]
     train += [Example("s9", "the courier lost the package with tracking number", "shipping")]
-    vectors = TfidfVectorizer().fit_transform([e.text for e in train]).toarray()
+    vectors = TfidfVectorizer().fit_transform([e.text for e in train])
     chosen = diverse_exemplars(train, 4, vectors)
     assert Counter(e.label for e in chosen) == {"billing": 2, "shipping": 2}
     assert len({e.text for e in chosen}) == 4  # the near-duplicates are shown once each

@@ -170,7 +170,7 @@ def test_app_start_resumes_polling_but_never_in_public_mode(store, ft_server):
     assert hosted.resume_on_start(store, endpoint, public_mode=True) == []
     assert hosted.resume_on_start(store, hosted.Endpoint(), public_mode=False) == []  # nothing configured
     assert ft_server.requests == []
-    assert hosted.resume_on_start(store, endpoint) == [job.id]
+    assert hosted.resume_on_start(store, endpoint, interval_s=0.05) == [job.id]
     deadline = time.monotonic() + 20
     while jobs.get(store, job.id).is_active and time.monotonic() < deadline:  # let the poller finish its job
         time.sleep(0.1)
@@ -187,3 +187,16 @@ def test_azure_openai_gets_the_azure_client_and_its_api_version():
     assert client._custom_query["api-version"] == "2025-04-01-preview"
     plain = hosted.make_client(hosted.Endpoint(base_url="http://127.0.0.1:9/v1"))  # a keyless local server
     assert not isinstance(plain, openai.AzureOpenAI) and str(plain.base_url) == "http://127.0.0.1:9/v1/"
+
+
+def test_the_dataset_pages_checks_name_the_line_of_a_bad_example(store, ft_server):
+    from dataclasses import replace
+
+    ds = repeated_dataset(8)
+    train = [i for i, e in enumerate(ds.examples) if e.split == "train"]
+    bad = list(ds.examples)
+    bad[train[2]] = replace(bad[train[2]], label="shiping")  # a typo the task does not define
+    with pytest.raises(hosted.InvalidTrainingFile) as err:
+        _launch(store, ft_server, ds=ds.with_examples(bad))
+    assert any(p.startswith("line 3:") and "'shipping'" in p for p in err.value.problems)  # "did you mean"
+    assert ft_server.requests == []

@@ -91,7 +91,7 @@ def test_a_local_setfit_job_runs_from_the_page_and_its_model_goes_to_evaluate(pa
     from core import runs
 
     evaluated = {r["approach"] for r in runs.list_runs(store, job.dataset_hash, "test")}
-    assert job.approach_spec in evaluated
+    assert job.approach_spec in evaluated, ([e.value for e in page.error], [w.value for w in page.warning])
 
 
 def test_a_refused_hosted_launch_shows_the_reason_and_offers_local_training(page, workspace):

@@ -33,6 +33,18 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
+def open_dataset(args):
+    """The workspace store and the dataset named by `--dataset` ('sample', a file, or a stored hash prefix)."""
+    from core import dataset as datasets
+    from core.store import open_store
+
+    store = open_store(args.workspace)
+    try:
+        return store, datasets.resolve(store, args.dataset)
+    except (KeyError, ValueError, OSError) as exc:
+        raise CommandError(f"dataset {args.dataset!r}: {exc}") from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Fine-Tuning Lab from the command line.")
     parser.add_argument("--workspace", help="workspace folder (default: $FTLAB_WORKSPACE or ./workspace)")

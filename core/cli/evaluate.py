@@ -8,9 +8,8 @@ from core import dataset as datasets
 from core import report as reports
 from core import runs
 from core.approach import approach_from_spec
-from core.cli import CommandError, Result
+from core.cli import CommandError, Result, open_dataset
 from core.config import api_key_from_env, load_settings
-from core.store import open_store
 
 HELP = "evaluate approaches on a dataset split: accuracy, macro-F1, latency, cost, McNemar p, verdict"
 
@@ -38,11 +37,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> Result:
-    store = open_store(args.workspace)
-    try:
-        ds = datasets.resolve(store, args.dataset)
-    except (KeyError, ValueError, OSError) as exc:
-        raise CommandError(f"dataset {args.dataset!r}: {exc}") from exc
+    store, ds = open_dataset(args)
     if not runs.split_examples(ds, args.split):
         raise CommandError(f"dataset {ds.hash} has no labelled examples in the {args.split} split")
     options = dict(store=store, api_key=api_key_from_env(), base_url=args.base_url or load_settings(args.workspace).base_url,

@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core import dataset as datasets
 from core import prompt_store
-from core.cli import CommandError, Result
+from core.cli import CommandError, Result, open_dataset
 from core.config import api_key_from_env, load_settings
 from core.optimize import Budget, Endpoint, PromptSearch, Progress
 from core.prompt_space import SearchSpace
-from core.store import open_store
 
 HELP = "optimize the prompt on the dev split (successive halving within a call/$ budget); test accuracy once after"
 
@@ -51,11 +49,7 @@ def _fmt(x, pattern: str, none: str = "?") -> str:
 
 
 def run(args) -> Result:
-    store = open_store(args.workspace)
-    try:
-        ds = datasets.resolve(store, args.dataset)
-    except (KeyError, ValueError, OSError) as exc:
-        raise CommandError(f"dataset {args.dataset!r}: {exc}") from exc
+    store, ds = open_dataset(args)
     try:
         budget = Budget(args.budget_calls, args.budget_usd)
         from core.optimize import parse_target

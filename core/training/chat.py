@@ -1,8 +1,11 @@
 """The chat-format training records every generative backend trains on — hosted or local, the same bytes.
 
 One example becomes {"messages": [system: the Task's prompt, user: the text,
-assistant: the label]}; for DPO, the gold label is the preferred answer and a
-wrong label the non-preferred one.
+assistant: the label]} — rendered by the Dataset page's exporter (core/export.py),
+so the file the user downloads there is the file a job trains on. For DPO, the
+gold label is the preferred answer and a wrong label the non-preferred one.
+Fine-tuned models are evaluated with the same plain-text prompt
+(`openai:<ft-model>:zero-shot:output=text`).
 """
 
 from __future__ import annotations
@@ -12,19 +15,17 @@ import random
 from typing import Iterable
 
 from core.dataset import Dataset, Example
-from core.prompting import PromptConfig, format_answer, messages
+from core.export import chat_messages
 from core.task import Task
-
-# Fine-tuned models answer with the bare label: the plain-text zero-shot prompt is the one they learn and are
-# evaluated with (`openai:<ft-model>:zero-shot:output=text`), so training and evaluation use the same words.
-PROMPT = PromptConfig(output="text")
 
 
 def chat_record(task: Task, text: str, label: str | None = None) -> dict:
-    msgs = messages(task, PROMPT, text)
-    if label is not None:
-        msgs.append({"role": "assistant", "content": format_answer(label, PROMPT)})
-    return {"messages": msgs}
+    return {"messages": chat_messages(task, text, label)}
+
+
+def system_text(task: Task) -> str:
+    """The system prompt of every record of this task."""
+    return chat_messages(task, "")[0]["content"]
 
 
 def chat_records(task: Task, examples: Iterable[Example]) -> list[dict]:
@@ -40,9 +41,9 @@ def preference_records(task: Task, examples: Iterable[Example], seed: int = 7) -
             continue
         wrong = rng.choice([n for n in task.label_names if n != e.label])
         out.append({
-            "input": {"messages": chat_record(task, e.text)["messages"]},
-            "preferred_output": [{"role": "assistant", "content": format_answer(e.label, PROMPT)}],
-            "non_preferred_output": [{"role": "assistant", "content": format_answer(wrong, PROMPT)}],
+            "input": {"messages": chat_messages(task, e.text)},
+            "preferred_output": [{"role": "assistant", "content": e.label}],
+            "non_preferred_output": [{"role": "assistant", "content": wrong}],
         })
     return out
 

@@ -32,7 +32,6 @@ from core.training.chat import chat_records, preference_records, to_jsonl
 from core.training.options import Estimate, HostedOptions
 
 POLL_S = float(os.environ.get("FTLAB_POLL_S", "10"))
-OPENAI_MIN_EXAMPLES = 10
 FINETUNING_CLOSING = (
     "OpenAI is winding down self-serve fine-tuning: organisations that never fine-tuned are refused since "
     "2026-05-07 and no new jobs are accepted after 2027-01-06."
@@ -142,24 +141,23 @@ def _record_messages(record: dict) -> list[dict]:
 
 
 def validate(records: list[dict], dataset: Dataset, base_model: str) -> list[str]:
-    """Errors that would make the provider refuse the file (empty: send it). Line numbers are 1-based."""
+    """The errors that would make the provider refuse the file (empty: send it), each with its 1-based line —
+    the Dataset page's own checks (core/validate.py); warnings do not block a launch."""
+    from core import validate as checks
     from core.tokens import count_chat_tokens
 
-    # ADAPTER(validate): the Dataset page's validator (core/validate.py) replaces these checks when it lands.
-    problems = []
-    if len(records) < OPENAI_MIN_EXAMPLES:
-        problems.append(f"the training file has {len(records)} examples; fine-tuning needs at least "
-                        f"{OPENAI_MIN_EXAMPLES} (OpenAI's minimum)")
-    labels = set(dataset.task.label_names)
+    labels = dataset.task.label_names
     limit = _max_example_tokens(base_model)
+    found, answers = [], []
     for line, rec in enumerate(records, 1):
         msgs = _record_messages(rec)
-        answer = msgs[-1].get("content") if msgs and msgs[-1].get("role") == "assistant" else None
-        if answer not in labels:
-            problems.append(f"line {line}: the answer {answer!r} is not one of the task's labels")
-        if limit and count_chat_tokens(msgs, base_model) > limit:
-            problems.append(f"line {line}: longer than the model's {limit:,}-token limit per example")
-    return problems
+        found += checks.check_messages(msgs, line)
+        answer = msgs[-1].get("content") if msgs and isinstance(msgs[-1], dict) else None
+        answers.append(answer)
+        found += [f for f in (checks.check_label(str(answer), labels, line),
+                              checks.check_tokens(count_chat_tokens(msgs, base_model), limit, base_model, line)) if f]
+    found += checks.dataset_findings(answers, labels)
+    return [f"line {f.line}: {f.message}" if f.line else f.message for f in checks.errors(found)]
 
 
 def _catalog_row(base_model: str):
@@ -473,14 +471,15 @@ def resume_polling(store: Store, client_factory: Callable[[], Any], interval_s: 
     return started
 
 
-def resume_on_start(store: Store, endpoint: Endpoint, public_mode: bool = False) -> list[str]:
+def resume_on_start(store: Store, endpoint: Endpoint, public_mode: bool = False,
+                    interval_s: float = POLL_S) -> list[str]:
     """What the app does once when it starts: local jobs whose worker died are marked interrupted, and
     unfinished hosted jobs are polled again — with the configured key only, and never in public mode (a
     visitor's page load must not reach a paid endpoint). Returns the ids now being polled."""
     jobs.reconcile_local(store)
     if public_mode or not endpoint.configured:
         return []
-    return resume_polling(store, lambda: make_client(endpoint))
+    return resume_polling(store, lambda: make_client(endpoint), interval_s)
 
 
 def polling(store_path: str, job_id: str) -> bool:

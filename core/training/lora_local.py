@@ -31,8 +31,7 @@ from core.dataset import Dataset
 from core.encoder import prepare_torch_env
 from core.task import Task
 from core.training import LORA_BASE
-from core.prompting import system_prompt
-from core.training.chat import PROMPT, chat_records, training_examples
+from core.training.chat import chat_records, system_text, training_examples
 from core.training.options import LORA_DEV_EXAMPLES, LoraOptions
 
 MANIFEST = "ftlab.json"
@@ -191,7 +190,7 @@ class LoraClassifier:
     def _prepare(self) -> Encoder:
         if self._encoder is None:
             # The system prompt of the chat records (the same words the hosted provider trains on).
-            self._encoder = Encoder(self.tokenizer, system_prompt(self.task, PROMPT), self.options.max_text_tokens)
+            self._encoder = Encoder(self.tokenizer, system_text(self.task), self.options.max_text_tokens)
             self._label_ids = [self._encoder.answer_ids(lab) for lab in self.labels]
         return self._encoder
 

@@ -12,7 +12,7 @@ from core import jobs
 from core.dataset import Dataset
 from core.store import Store
 from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, parse_backend
-from core.training.chat import PROMPT, training_examples
+from core.training.chat import system_text, training_examples
 from core.training.options import Estimate, estimate_lora, estimate_setfit, options_for
 
 
@@ -39,11 +39,10 @@ def make_plan(backend_spec: str, dataset: Dataset, options: dict | None = None,
     if backend == LOCAL_SETFIT:
         est = estimate_setfit(training_examples(dataset, opts.max_examples_per_class, opts.seed), dev, opts)
     elif backend == LOCAL_LORA:
-        from core.prompting import system_prompt
         from core.training.lora_local import base_ready
 
         est = estimate_lora(training_examples(dataset, opts.max_examples_per_class, opts.seed), dev,
-                            system_prompt(dataset.task, PROMPT), opts, base_ready(models_dir) if models_dir else True)
+                            system_text(dataset.task), opts, base_ready(models_dir) if models_dir else True)
     else:
         from core.training import hosted
 

@@ -119,15 +119,22 @@ def _best(runs: list[RunSummary], fam: str, need: str | None = None) -> RunSumma
     return max(pool, key=lambda r: r.accuracy, default=None)
 
 
-def evidence_from_runs(runs: list[RunSummary]) -> Evidence:
+def evidence_from_runs(runs: list[RunSummary], baseline_spec: str | None = None) -> Evidence:
     """Pick the measured inputs of the break-even and the questionnaire from runs.
 
-    Token counts of the prompted baseline come from its most accurate run that
-    reported usage; the quality gap is the best run of any approach minus the
-    best prompted run, in accuracy points.
+    The prompted baseline is the prompt promoted on the Prompts page (`baseline_spec`)
+    when it has a run, else the most accurate prompting run (that reported usage, for
+    token counts); the quality gap is the best run of any approach minus that baseline,
+    in accuracy points.
     """
     ev = Evidence(runs=list(runs))
-    prompt = _best(runs, "prompting", "input_tokens")
+    promoted = [r for r in runs if baseline_spec and r.approach == baseline_spec and r.accuracy is not None]
+
+    def baseline(need: str | None = None) -> RunSummary | None:
+        own = [r for r in promoted if need is None or getattr(r, need) is not None]
+        return own[-1] if own else _best(runs, "prompting", need)
+
+    prompt = baseline("input_tokens")
     if prompt:
         ev.prompt_tokens = Measured(prompt.input_tokens, prompt.id, prompt.label)
         if prompt.output_tokens is not None:
@@ -138,13 +145,13 @@ def evidence_from_runs(runs: list[RunSummary]) -> Evidence:
     rag = _best(runs, "rag", "input_tokens")
     if rag:
         ev.rag_prompt_tokens = Measured(rag.input_tokens, rag.id, rag.label)
-    best_prompt = _best(runs, "prompting")
+    best_prompt = baseline()
     scored = [r for r in runs if r.accuracy is not None]
     if best_prompt and scored:
         best = max(scored, key=lambda r: r.accuracy)
         gap = 100 * (best.accuracy - best_prompt.accuracy)
         ev.quality_gap_points = Measured(gap, best.id, f"{best.label} vs {best_prompt.label}")
-    lat = _best(runs, "prompting", "latency_p50_ms")
+    lat = baseline("latency_p50_ms")
     if lat:
         ev.prompted_latency_ms = Measured(lat.latency_p50_ms, lat.id, lat.label)
     return ev
@@ -152,4 +159,7 @@ def evidence_from_runs(runs: list[RunSummary]) -> Evidence:
 
 def load_evidence(store: "Store", dataset_hash: str | None = None, split: str | None = "test") -> Evidence:
     """Evidence from the store's runs; empty (nothing filled) when there are none."""
-    return evidence_from_runs(run_summaries(store, dataset_hash, split))
+    from core.prompt_store import promoted_baseline
+
+    promoted = promoted_baseline(store, dataset_hash) if dataset_hash else None
+    return evidence_from_runs(run_summaries(store, dataset_hash, split), promoted.spec if promoted else None)

@@ -45,3 +45,20 @@ def test_measured_inputs_name_their_run(store):
     assert ev.quality_gap_points.value == pytest.approx(100 * (1 - 1 / 3))
     assert f"run #{tuned}" in ev.quality_gap_points.source and f"run #{prompted}" in ev.quality_gap_points.source
     assert ev.prompted_latency_ms.value == 500 and ev.rag_prompt_tokens is None
+
+
+def test_the_promoted_prompt_is_the_baseline_even_when_another_prompt_scored_higher(store):
+    from core.evidence import evidence_from_runs
+
+    promoted_spec = "openai:gpt-4o-mini:prompt:1a2b3c4d5e6f7a8b"
+    promoted = _run(store, promoted_spec, "openai", "gpt-4o-mini", [
+        ("billing", "billing", 200, 120, 2, None), ("bug", "billing", 220, 118, 2, None)])
+    other = _run(store, "openai:gpt-4o-mini:few-shot:k=8", "openai", "gpt-4o-mini", [
+        ("billing", "billing", 500, 900, 2, None), ("bug", "bug", 520, 880, 2, None)])
+    runs = run_summaries(store, split="test")
+    ev = evidence_from_runs(runs, baseline_spec=promoted_spec)
+    assert ev.prompt_tokens.run_id == promoted and ev.prompt_tokens.value == pytest.approx(119)
+    assert ev.prompted_latency_ms.run_id == promoted
+    assert ev.quality_gap_points.value == pytest.approx(50)  # the best run (other, 100 %) vs the baseline (50 %)
+    # Without a promoted prompt the most accurate prompting run is the baseline.
+    assert evidence_from_runs(runs).prompt_tokens.run_id == other

@@ -32,7 +32,7 @@ def accuracy_chart(rep: Report) -> alt.Chart:
                  alt.Tooltip("ci_low:Q", format=".1%", title="CI low"),
                  alt.Tooltip("ci_high:Q", format=".1%", title="CI high")],
     )
-    ci = base.mark_rule(strokeWidth=2, color="black").encode(x="ci_low:Q", x2="ci_high:Q")
+    ci = base.mark_rule(strokeWidth=2, color="#888888").encode(x="ci_low:Q", x2="ci_high:Q")  # mid-grey: visible on light and dark themes
     return (bars + ci).properties(height=max(120, 40 * len(df)))
 
 

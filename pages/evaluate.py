@@ -143,7 +143,7 @@ st.dataframe(table, hide_index=True, column_config={
     "invalid": st.column_config.NumberColumn(format="percent", help="Answers that were not one of the labels."),
     "p50 ms": st.column_config.NumberColumn(format="%.0f"),
     "p95 ms": st.column_config.NumberColumn(format="%.0f"),
-    "tokens in/call": st.column_config.NumberColumn(format="%.0f"),
+    "tokens in/call": st.column_config.NumberColumn(format="%.0f", help="Prompt tokens per call; none for local models, which take no prompt."),
     "$ / 1k calls": st.column_config.NumberColumn(format="$%.4f", help="Empty: the model's price is unknown."),
 })
 

@@ -37,6 +37,20 @@ def fake_openai():
         yield server
 
 
+def open_page(page: str, timeout: float = 180, session_state: dict | None = None):
+    """The app opened on `page` in AppTest, as a user would reach it: app.py first, then the page."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    for key, value in (session_state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    if page != "pages/home.py":
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def force_app_navigation() -> None:
     """Make AppTest run pages through app.py's st.navigation, as a real server does.
 

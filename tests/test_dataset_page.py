@@ -2,26 +2,21 @@
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core import datareport
 from core import dataset as datasets
 from core.store import Store
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import open_page
 
 
 @pytest.fixture
 def app(workspace, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.session_state["ds_semantic"] = False  # keep torch out of this test; the semantic path has its own tests
-    at.run()
-    return at.switch_page("pages/dataset.py").run()
+    # ds_semantic off: keep torch out of this test; the semantic path has its own tests
+    return open_page("pages/dataset.py", session_state={"ds_semantic": False})
 
 
 def current_hash(at):

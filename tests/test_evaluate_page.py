@@ -1,24 +1,16 @@
 """The Evaluate page: run approaches with a progress bar, then metrics, significance, errors, downloads, verdict."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
+from tests.conftest import open_page
 from tests.fake_openai import FakeOpenAI
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def page(workspace, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.run()
-    at.switch_page("pages/evaluate.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("pages/evaluate.py")
 
 
 def _alerts(at) -> list[str]:

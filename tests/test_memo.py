@@ -7,6 +7,7 @@ import pytest
 from core import dataset as datasets
 from core import memo, metrics, preload, runs
 from core.approach import approach_from_spec
+from tests.conftest import open_page
 
 
 @pytest.fixture
@@ -48,13 +49,7 @@ def test_memo_needs_runs(store):
 
 @pytest.mark.parametrize("page", ["pages/evaluate.py", "pages/decide.py"])
 def test_pages_offer_the_memo_on_a_fresh_workspace(page, workspace, monkeypatch):
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
-
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120).run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_page(page, timeout=120)
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Export decision memo (HTML)" in labels and "Export decision memo (Markdown)" in labels

@@ -1,16 +1,12 @@
 """The Prompts page: a search against the loopback server shows the table and the chart; promoting sets the baseline."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core import prompt_store
 from core.dataset import load_sample
 from core.optimize import latest
+from tests.conftest import open_page
 from tests.fake_openai import FakeOpenAI
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -23,11 +19,7 @@ def server():
 def page(workspace, server, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.run()
-    at.switch_page("pages/prompts.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("pages/prompts.py")
 
 
 def charts(at):

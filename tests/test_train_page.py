@@ -1,19 +1,17 @@
 """The Train page (AppTest): launch with an explicit confirm, watch live, refusals, budget, public mode, registry."""
 
 import time
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core import jobs
 from core.store import Store
 from core.training import hosted
 from core.training.options import HostedOptions
+from tests.conftest import open_page
 from tests.fake_openai_ft import FakeFineTuning
 from tests.training_data import repeated_dataset
 
-ROOT = Path(__file__).resolve().parent.parent
 BASE = "gpt-4.1-mini-2025-04-14"
 
 
@@ -22,11 +20,7 @@ def page(workspace, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.setenv("FTLAB_POLL_S", "0.1")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/train.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("pages/train.py", timeout=120)
 
 
 def _choose(at, backend):

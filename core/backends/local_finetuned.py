@@ -17,14 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from core import jobs
-from core.approach import Approach, Prediction, register
+from core.approach import Approach, Prediction, register, register_suggestions
 from core.dataset import Example
-
-try:
-    from core.approach import register_suggestions
-except ImportError:  # ADAPTER(evaluate): until the suggestions hook lands on main
-    def register_suggestions(fn):
-        return fn
 
 MANIFEST = "ftlab.json"
 _BACKEND_OF = {"setfit": "local-setfit", "lora": "local-lora"}

@@ -20,8 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import responses, runs  # noqa: E402
-from core.approach import approach_from_spec  # noqa: E402
+from core import responses  # noqa: E402
+from core.evaluation import runs  # noqa: E402
+from core.backends import approach_from_spec  # noqa: E402
 from core.store import Store  # noqa: E402
 from tests.eval_data import make_dataset  # noqa: E402
 from tests.fake_openai import FakeOpenAIProcess, Faults  # noqa: E402

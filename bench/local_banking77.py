@@ -28,11 +28,11 @@ from core.encoder import prepare_torch_env  # noqa: E402
 
 prepare_torch_env()
 
-from core.approach import approach_from_spec  # noqa: E402
-from core.dataset import Example  # noqa: E402
-from core.metrics import compute  # noqa: E402
-from core.stats import accuracy_ci  # noqa: E402
-from core.task import Task  # noqa: E402
+from core.backends import approach_from_spec  # noqa: E402
+from core.data.dataset import Example  # noqa: E402
+from core.evaluation.metrics import compute  # noqa: E402
+from core.evaluation.stats import accuracy_ci  # noqa: E402
+from core.data.task import Task  # noqa: E402
 
 APPROACHES = ["classical:tfidf-lr", "local:zero-shot", "local:few-shot:k=10", "local:rag:k=8"]
 

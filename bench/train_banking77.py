@@ -39,8 +39,8 @@ def data_dir() -> Path:
 
 
 def banking77(per_class: int, classes: int | None, seed: int = 0):
-    from core.dataset import Dataset, Example
-    from core.task import Label, Task
+    from core.data.dataset import Dataset, Example
+    from core.data.task import Label, Task
 
     d = data_dir()
     names = json.loads((d / "categories.json").read_text())
@@ -67,9 +67,10 @@ def banking77(per_class: int, classes: int | None, seed: int = 0):
 
 
 def run_one(backend: str, per_class: int, classes: int | None, options: dict, workspace: Path) -> dict:
-    from core import jobs, runs
-    from core.approach import approach_from_spec
-    from core.metrics import compute
+    from core.training import jobs
+    from core.evaluation import runs
+    from core.backends import approach_from_spec
+    from core.evaluation.metrics import compute
     from core.store import Store
     from core.training.plan import launch, make_plan
     from core.training.worker import models_dir

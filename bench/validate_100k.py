@@ -43,7 +43,7 @@ PII = [" Call me on +1 415 555 0134.", " My email is sam.jones@example.com.", " 
 
 
 def generate(path: Path, n: int, seed: int = 0) -> None:
-    from core.dataset import load_sample
+    from core.data.dataset import load_sample
 
     # The bare label list, as fine-tuning files usually carry (a tuned model needs no guidelines); the
     # guideline prompt would make the file ~550 MB, over OpenAI's 512 MB limit for a training file.
@@ -71,7 +71,7 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
 def stages(path: Path) -> None:
     """In-process breakdown by report stage (imports counted in the first stage)."""
     t0 = time.perf_counter()
-    from core import datareport, importer
+    from core.data import report as datareport, importer
 
     imported = importer.read_file(path)
     t1 = time.perf_counter()

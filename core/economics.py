@@ -320,7 +320,7 @@ def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> Compa
     )
 
 
-# --- series for the charts (pure data; core/economics_charts.py draws them) -----------------------
+# --- series for the charts (pure data; core/decision/charts.py draws them) -----------------------
 
 # The call-volume slider: a 1-2-5 series from 10 to 10,000,000 calls/day (even steps on a log scale).
 CALL_VOLUME_STEPS: tuple[int, ...] = tuple(m * 10**e for e in range(1, 8) for m in (1, 2, 5) if m * 10**e <= 10_000_000)

@@ -17,8 +17,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from core.approach import Approach, approach_from_spec
-from core.dataset import Dataset, Example
+from core.approach import Approach
+
+from core.backends import approach_from_spec
+from core.data.dataset import Dataset, Example
 
 DEFAULT_THRESHOLD = 0.7
 SIMILARITY_TEMPERATURE = 0.05  # cosine similarities differ by a few hundredths: sharpen before a softmax

@@ -1,6 +1,6 @@
 """One colour per approach, the same on every chart and page.
 
-Colours follow the approach's family on the ladder (core.approach.family) so a
+Colours follow the approach's family on the ladder (core.backends.family) so a
 meeting reads it at a glance — prompting blue, RAG green, fine-tuning orange,
 classical grey, anything else purple — and the exact shade is a stable function
 of the spec, so an approach keeps its colour across pages and sessions.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Iterable
 
-from core.approach import family
+from core.backends import family
 
 SHADES = {  # colour-blind-friendly families (ColorBrewer), dark to light
     "prompting": ["#1f77b4", "#6baed6", "#08519c", "#9ecae1", "#3182bd"],

@@ -15,8 +15,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Sequence
 
-from core.dataset import Example
-from core.task import Label, Task
+from core.data.dataset import Example
+from core.data.task import Label, Task
 
 Selection = Literal["balanced", "random", "retrieved"]
 OutputFormat = Literal["json", "text"]

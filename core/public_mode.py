@@ -10,8 +10,7 @@ Set in `.streamlit/secrets.toml` (see `secrets.toml.example`):
 
 A paid action (hosted calls, hosted fine-tuning jobs) then needs either the
 owner's password or the visitor's own API key, which lives in their browser
-session only. The owner's endpoint — key *and* base URL, which may point at a
-private server — is never used for a visitor. Pure functions: the pages ask,
+session only (core/endpoint.py decides who may spend). Pure functions: the pages ask,
 core decides, tests check every path.
 """
 
@@ -46,54 +45,6 @@ class PublicMode:
         if not self.owner_password or not attempt:
             return False
         return hmac.compare_digest(attempt.encode("utf-8"), self.owner_password.encode("utf-8"))
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where paid calls go. `api_key` is never persisted: the object lives in memory only."""
-
-    api_key: str | None
-    base_url: str | None
-    owner: bool  # the owner's configured endpoint (as opposed to the visitor's own key)
-
-    def __repr__(self) -> str:  # keep keys out of logs and tracebacks
-        return f"Endpoint(base_url={self.base_url!r}, key={'set' if self.api_key else 'none'}, owner={self.owner})"
-
-
-def resolve_endpoint(
-    mode: PublicMode,
-    *,
-    visitor_key: str | None,
-    visitor_base_url: str | None,
-    owner_key: str | None,
-    owner_base_url: str | None,
-    owner_unlocked: bool,
-) -> Endpoint | None:
-    """The endpoint paid actions may use now, or None when they must stay disabled.
-
-    Private lab: the session's entries override the owner's configuration.
-    Public mode: the visitor's own key (with their own base URL, default OpenAI), or
-    the owner's endpoint once unlocked with the password — nothing else.
-    """
-    if not mode.enabled:
-        key, url = visitor_key or owner_key, visitor_base_url or owner_base_url
-        return Endpoint(key, url, owner=not visitor_key) if (key or url) else None
-    if visitor_key:
-        return Endpoint(visitor_key, visitor_base_url, owner=False)
-    if owner_unlocked and (owner_key or owner_base_url):
-        return Endpoint(owner_key, visitor_base_url or owner_base_url, owner=True)
-    return None
-
-
-def paid_actions_note(mode: PublicMode, endpoint: Endpoint | None) -> str:
-    """One sentence for the banner: what a visitor can do here."""
-    if not mode.enabled:
-        return ""
-    if endpoint is None:
-        return ("Public demo: explore every page and run the local models for free. Hosted models and "
-                "hosted fine-tuning need your own API key (kept in this browser session only) or the owner's password.")
-    who = "the owner's endpoint" if endpoint.owner else "your own API key"
-    return f"Public demo: paid actions use {who}."
 
 
 def local_training_allowed(mode: PublicMode, n_examples: int, running_jobs: int) -> tuple[bool, str]:

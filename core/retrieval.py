@@ -14,7 +14,7 @@ RetrieverKind = Literal["minilm", "tfidf"]
 
 
 def local_tier_available() -> bool:
-    from core.backends.status import local_status
+    from core.tiers import local_status
 
     return local_status().ready
 

@@ -10,11 +10,12 @@ import os
 
 import streamlit as st
 
-from core import dataset as datasets
-from core import preload
-from core.backends.status import endpoint_status, local_status
+from core.data import dataset as datasets
+from core.evaluation import preload
+from core.tiers import endpoint_status, local_status
 from core.config import load_settings
-from core.public_mode import Endpoint, PublicMode, paid_actions_note, resolve_endpoint
+from core.endpoint import Endpoint, paid_actions_note, resolve_endpoint, with_azure
+from core.public_mode import PublicMode
 from core.store import Store
 
 
@@ -58,7 +59,7 @@ def public_mode() -> PublicMode:
 
 
 def endpoint() -> Endpoint | None:
-    """Where paid calls may go now (None: hosted actions stay disabled). See core/public_mode.py."""
+    """Where paid calls may go now (None: hosted actions stay disabled). See core/endpoint.py."""
     return resolve_endpoint(
         public_mode(),
         visitor_key=st.session_state.get("openai_api_key") or None,
@@ -67,6 +68,14 @@ def endpoint() -> Endpoint | None:
         owner_base_url=_secret("OPENAI_BASE_URL") or load_settings().base_url,
         owner_unlocked=bool(st.session_state.get("owner_unlocked")),
     )
+
+
+def training_endpoint(session_azure_endpoint: str | None, api_version: str | None) -> Endpoint | None:
+    """The fine-tuning endpoint: this session's, with Azure OpenAI where typed here or configured by the owner."""
+    return with_azure(endpoint(), session_azure_endpoint=session_azure_endpoint or None,
+                      owner_azure_endpoint=_secret("AZURE_OPENAI_ENDPOINT"),
+                      owner_azure_key=_secret("AZURE_OPENAI_API_KEY"),
+                      api_version=api_version or _secret("OPENAI_API_VERSION"))
 
 
 def api_key() -> str | None:
@@ -164,7 +173,7 @@ def sidebar() -> None:
 def _resume_jobs(db_path: str) -> list[str]:
     """Once per app process: unfinished fine-tuning jobs are picked up again — with the owner's configured
     endpoint, never in public mode (core/training/hosted.py: resume_on_start)."""
-    from core.training.hosted import Endpoint, resume_on_start
+    from core.training.hosted import resume_on_start
 
     owner = Endpoint(api_key=_secret("OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY"),
                      base_url=_secret("OPENAI_BASE_URL") or load_settings().base_url)
@@ -179,8 +188,8 @@ def report(run_rows: list[dict], labels: list[str]):
 
 @st.cache_data(show_spinner="Computing metrics and confidence intervals …", max_entries=32)
 def _report(db_path: str, stamp: tuple, labels: tuple[str, ...]):
-    from core import report as reports
-    from core import runs
+    from core.evaluation import report as reports
+    from core.evaluation import runs
 
     s = _store(db_path)
     return reports.build(s, [runs.get(s, run_id) for run_id, *_ in stamp], list(labels))
@@ -189,7 +198,7 @@ def _report(db_path: str, stamp: tuple, labels: tuple[str, ...]):
 def memo_buttons(container, ds: datasets.Dataset, run_ids: list[int], scenario=None, recommendation: str | None = None,
                  key: str = "memo") -> None:
     """"Export decision memo" as HTML and Markdown, rendered only when clicked (charts take a moment)."""
-    from core import memo
+    from core.decision import memo
 
     if not run_ids:
         container.caption("The decision memo needs evaluation runs: run approaches on the Evaluate page.")

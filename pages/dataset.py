@@ -8,7 +8,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import datareport, export, importer, labelling, versions
+from core.data import report as datareport, export, importer, versions
+
+from core import labelling
 from core.catalog import load_catalog
 from pages import _shared as shared
 

@@ -10,10 +10,10 @@ import streamlit as st
 
 from core import catalog as cat
 from core import economics as eco
-from core import economics_charts as charts
-from core import runs
-from core.decision import CHANGES_OFTEN, Questionnaire, decide, flow_dot
-from core.evidence import load_evidence
+from core.decision import charts
+from core.evaluation import runs
+from core.decision.questionnaire import CHANGES_OFTEN, Questionnaire, decide, flow_dot
+from core.decision.evidence import load_evidence
 from core.tokens import count_tokens
 from pages import _shared as shared
 

@@ -5,10 +5,11 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core import report as reports
-from core import prompt_store, runs
-from core.approach import approach_from_spec, suggested_specs
-from core.backends.status import endpoint_status, local_status
+from core.evaluation import report as reports
+from core.prompts import store as prompt_store
+from core.evaluation import runs
+from core.backends import approach_from_spec, suggested_specs
+from core.tiers import endpoint_status, local_status
 from pages import _shared as shared
 
 shared.ensure_app_navigation()
@@ -147,7 +148,7 @@ st.dataframe(table, hide_index=True, column_config={
     "$ / 1k calls": st.column_config.NumberColumn(format="$%.4f", help="Empty: the model's price is unknown."),
 })
 
-from core import evaluate_charts as charts  # noqa: E402 — altair only once there is something to draw
+from core.evaluation import charts as charts  # noqa: E402 — altair only once there is something to draw
 
 tab_overview, tab_sig, tab_classes, tab_errors, tab_download = st.tabs(
     ["Accuracy, cost, latency", "Significance", "Per class", "Errors side by side", "Downloads"])
@@ -168,8 +169,8 @@ with tab_sig:
         s1, s2 = st.columns(2)
         first = s1.selectbox("Approach A", names, index=0)
         second = s2.selectbox("Approach B", [n for n in names if n != first], index=0)
-        from core.metrics import correct_vector
-        from core.stats import aligned, compare
+        from core.evaluation.metrics import correct_vector
+        from core.evaluation.stats import aligned, compare
 
         c = compare(*aligned(correct_vector(rep.rows[first]), correct_vector(rep.rows[second])), a=first, b=second)
         m1, m2, m3 = st.columns(3)
@@ -224,7 +225,7 @@ with st.expander("Capability regression check (fine-tuned chat models)", icon=":
         base_model = k1.text_input("Base model", value="gpt-4o-mini-2024-07-18")
         tuned_model = k2.text_input("Fine-tuned model", placeholder="ft:gpt-4o-mini-2024-07-18:acme::abc123")
         if st.button("Check capabilities", disabled=not (base_model and tuned_model)):
-            from core import capability
+            from core.evaluation import capability
 
             with st.spinner("Asking both models the general questions …"):
                 cap = capability.check(base_model, tuned_model, store=store, base_url=shared.base_url(),

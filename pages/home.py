@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import runs
+from core.evaluation import runs
 from pages import _shared as shared
 
 shared.ensure_app_navigation()

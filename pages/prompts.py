@@ -6,10 +6,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import prompt_store
-from core.backends.status import endpoint_status, local_status
-from core.optimize import Budget, Endpoint, PromptSearch, latest
-from core.prompt_space import DESCRIPTIONS, INSTRUCTIONS, OUTPUTS, SELECTIONS, SearchSpace, instruction_text
+from core.endpoint import Endpoint
+from core.prompts import store as prompt_store
+from core.tiers import endpoint_status, local_status
+from core.prompts.search import Budget, CallOptions, PromptSearch, latest
+from core.prompts.space import DESCRIPTIONS, INSTRUCTIONS, OUTPUTS, SELECTIONS, SearchSpace, instruction_text
 from pages import _shared as shared
 
 shared.ensure_app_navigation()
@@ -100,19 +101,19 @@ usd = None
 if backend == "openai" and b2.toggle("Cap dollars", key="prompts_cap_usd"):
     usd = b3.number_input("Budget: US$", 0.01, 10_000.0, 1.0, step=0.5, key="prompts_usd")
 budget = Budget(int(calls), usd)
-endpoint = Endpoint(api_key=shared.api_key(), base_url=shared.base_url())
+calls = CallOptions(shared.endpoint() or Endpoint())
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _estimate(db: str, dataset_hash: str, target: str, space_json: str, calls: int, usd, base_url):
     s = shared.store()
     return PromptSearch(s, shared.current_dataset(), target, Budget(calls, usd),
-                        SearchSpace.from_dict(json.loads(space_json)), Endpoint(base_url=base_url)).estimate()
+                        SearchSpace.from_dict(json.loads(space_json)), CallOptions(Endpoint(base_url=base_url))).estimate()
 
 
 try:
     est = _estimate(str(store.path), ds.hash, target, json.dumps(space.to_dict()), budget.calls, budget.usd,
-                    endpoint.base_url)
+                    calls.endpoint.base_url)
 except ValueError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
@@ -214,7 +215,7 @@ if run_clicked:
                 _draw(_frame([r.to_dict() for r in rows], est.dev_n), table_slot, chart_slot)
                 last_draw[0] = time.monotonic()
 
-    search = PromptSearch(store, ds, target, budget, space, endpoint, progress=on_progress)
+    search = PromptSearch(store, ds, target, budget, space, calls, progress=on_progress)
     try:
         result = search.run()
     except ValueError as exc:

@@ -15,11 +15,12 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from core import jobs
+from core.training import jobs
 from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, guards, missing_modules
 from core.training.curves import loss_rows, overfitting_point
 from core.training.options import OPTIONS
 from pages import _shared as shared
+from core import endpoint as endpoints
 
 shared.ensure_app_navigation()
 
@@ -47,23 +48,15 @@ ds = shared.current_dataset()
 st.caption(f"Working on **{ds.name}** · version `{ds.hash}`")
 
 
-# --- who may spend money: decided in core/public_mode.py, credentials from the sidebar ------------------------
+# --- who may spend money: decided in core/endpoint.py, credentials from the sidebar ------------------------
 
 MODE = shared.public_mode()
 
 
 def _endpoint():
     """This session's fine-tuning API, or None when hosted actions must stay disabled (public mode)."""
-    from core.training.hosted import Endpoint
-
-    ep = shared.endpoint()
-    if ep is None:
-        return None
-    # Azure: typed in this session, or the owner's from secrets — the latter only for the owner's endpoint.
-    azure = st.session_state.get("train_azure_endpoint") or (shared._secret("AZURE_OPENAI_ENDPOINT") if ep.owner else None)
-    key = ep.api_key or (shared._secret("AZURE_OPENAI_API_KEY") if azure and ep.owner else None)
-    return Endpoint(api_key=key, base_url=None if azure else ep.base_url, azure_endpoint=azure or None,
-                    api_version=st.session_state.get("train_api_version") or shared._secret("OPENAI_API_VERSION"))
+    return shared.training_endpoint(st.session_state.get("train_azure_endpoint"),
+                                    st.session_state.get("train_api_version"))
 
 
 jobs.reconcile_local(store)  # a worker that died since the last look shows as interrupted, with a Restart button
@@ -213,7 +206,7 @@ if plan is not None:
             if job.status in ("refused", "failed"):
                 st.session_state["train_refused"] = job.id
             elif not job.is_local:
-                hosted.ensure_polling(str(store.path), job.id, lambda e=endpoint: hosted.make_client(e))
+                hosted.ensure_polling(str(store.path), job.id, lambda e=endpoint: endpoints.client(e))
             st.rerun()
 
 refused_id = st.session_state.get("train_refused")
@@ -256,10 +249,8 @@ def loss_chart(points: list[dict]) -> alt.LayerChart | None:
 
 
 def hosted_client():
-    from core.training import hosted
-
     endpoint = _endpoint()
-    return (lambda: hosted.make_client(endpoint)) if endpoint is not None else None
+    return (lambda: endpoints.client(endpoint)) if endpoint is not None else None
 
 
 def job_panel(job_id: str) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from core.dataset import Dataset, Example
-from core.task import Label, Task
+from core.data.dataset import Dataset, Example
+from core.data.task import Label, Task
 
 WORDS = {
     "billing": ["invoice", "charge", "refund", "payment", "billed", "receipt", "subscription fee"],

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from core.approach import Approach, Prediction, approach_from_spec, parse_spec, register
+from core.approach import Approach, Prediction
+
+from core.backends import approach_from_spec, parse_spec, register
 from core.prompting import PromptConfig, messages, parse_label, select_exemplars
 from tests.eval_data import make_dataset, make_task
 

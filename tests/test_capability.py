@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from core import capability
+from core.evaluation import capability
 from tests.fake_openai import FakeOpenAI
 
 RIGHT = {"add": "42", "multiply": "72", "compare-decimals": "0.9", "sequence": "32", "week": "7", "capital": "Paris.",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs
+from core.training import jobs
 from core.cli import main
 from core.store import Store
 from tests.fake_openai_ft import FakeFineTuning

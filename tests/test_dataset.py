@@ -2,9 +2,9 @@ from collections import Counter
 
 import pytest
 
-from core import dataset as ds_mod
-from core.dataset import Dataset, Example, stratified_split
-from core.task import Task
+from core.data import dataset as ds_mod
+from core.data.dataset import Dataset, Example, stratified_split
+from core.data.task import Task
 
 
 def _task():

@@ -7,8 +7,8 @@ import json
 import openpyxl
 import pytest
 
-from core import datareport, importer
-from core.task import Task
+from core.data import report as datareport, importer
+from core.data.task import Task
 
 TASK = Task.from_labels(["billing", "login", "shipping"], name="t")
 

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from core import datareport
-from core import dataset as datasets
+from core.data import report as datareport
+from core.data import dataset as datasets
 from core.store import Store
 from tests.conftest import open_page
 

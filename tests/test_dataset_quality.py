@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core import dataset as datasets
-from core import datareport, export, labelling, pii, quality, tokens, versions
-from core.dataset import Example
+from core.data import dataset as datasets
+from core.data import report as datareport, export, pii, quality, versions
+from core import labelling, tokens
+from core.data.dataset import Example
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,7 +139,7 @@ def test_redaction_version_has_no_pii_left(store):
 
 
 def test_preference_pairs_survive_import_and_edits(store, tmp_path):
-    from core import importer
+    from core.data import importer
 
     lines = [json.dumps({"prompt": f"refund for order {i} please", "chosen": "billing", "rejected": "login"}) for i in range(6)]
     lines += [json.dumps({"prompt": f"password reset {i} fails", "chosen": "login", "rejected": "billing"}) for i in range(6)]

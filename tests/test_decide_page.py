@@ -5,8 +5,8 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import dataset as datasets
-from core.task import Label, Task
+from core.data import dataset as datasets
+from core.data.task import Label, Task
 
 TICKETS = {
     "billing": ["I was charged twice for my order #{i}, please refund one payment",

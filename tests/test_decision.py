@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from core.decision import EDGES, NODES, Questionnaire, decide, flow_dot
+from core.decision.questionnaire import EDGES, NODES, Questionnaire, decide, flow_dot
 
 BASE = dict(need="behaviour", data_changes="monthly", labelled_examples=300, system_prompt_tokens=200, calls_per_day=1_000)
 

@@ -56,10 +56,10 @@ def test_a_bad_spec_is_a_clear_error(page):
 
 def test_charts_are_valid_vega_lite(store):
     """Every chart of the page builds a schema-valid spec, with one fixed colour per approach."""
-    from core import report, runs
-    from core.approach import approach_from_spec
+    from core.evaluation import report, runs
+    from core.backends import approach_from_spec
     from core.palette import colors_for
-    from core import evaluate_charts as charts
+    from core.evaluation import charts
     from tests.eval_data import make_dataset
 
     ds = make_dataset(8, 10)

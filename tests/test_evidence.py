@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.evidence import load_evidence, run_summaries
+from core.decision.evidence import load_evidence, run_summaries
 
 
 def _run(store, approach, backend, model, rows, split="test"):
@@ -48,7 +48,7 @@ def test_measured_inputs_name_their_run(store):
 
 
 def test_the_promoted_prompt_is_the_baseline_even_when_another_prompt_scored_higher(store):
-    from core.evidence import evidence_from_runs
+    from core.decision.evidence import evidence_from_runs
 
     promoted_spec = "openai:gpt-4o-mini:prompt:1a2b3c4d5e6f7a8b"
     promoted = _run(store, promoted_spec, "openai", "gpt-4o-mini", [

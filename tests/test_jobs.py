@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from core import jobs
+from core.training import jobs
 
 
 def _job(store, backend="local-setfit", base="all-MiniLM-L6-v2"):

@@ -4,9 +4,10 @@ import re
 
 import pytest
 
-from core import dataset as datasets
-from core import memo, metrics, preload, runs
-from core.approach import approach_from_spec
+from core.data import dataset as datasets
+from core.decision import memo
+from core.evaluation import metrics, preload, runs
+from core.backends import approach_from_spec
 from tests.conftest import open_page
 
 

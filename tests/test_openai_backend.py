@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from core import responses, runs
-from core.approach import approach_from_spec
-from core.dataset import Dataset
-from core.metrics import compute
+from core import responses
+
+from core.evaluation import runs
+from core.backends import approach_from_spec
+from core.data.dataset import Dataset
+from core.evaluation.metrics import compute
 from tests.eval_data import make_dataset
 from tests.fake_openai import Faults, error_response
 
@@ -166,7 +168,7 @@ def test_batch_api_half_price_and_a_resumed_batch_is_not_submitted_twice(fake_op
     import asyncio
     import threading
 
-    from core.batch import run_batch
+    from core.backends.openai_batch import run_batch
 
     fake_openai.batch_delay_s = 0.3
     ds = make_dataset(train_per_label=3, test_per_label=5)

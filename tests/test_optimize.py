@@ -5,11 +5,16 @@ import threading
 
 import pytest
 
-from core import prompt_store, responses, runs
-from core.approach import approach_from_spec
-from core.dataset import Dataset
-from core.optimize import Budget, Endpoint, PromptSearch, estimate, latest, optimize
-from core.prompt_space import SearchSpace
+from core.prompts import store as prompt_store
+
+from core import responses
+
+from core.evaluation import runs
+from core.backends import approach_from_spec
+from core.data.dataset import Dataset
+from core.endpoint import Endpoint
+from core.prompts.search import Budget, CallOptions, PromptSearch, estimate, latest, optimize
+from core.prompts.space import SearchSpace
 from tests.eval_data import make_examples, make_task
 
 MODEL = "gpt-4.1-mini"  # a catalog model, so that dollars are priced; the fake server answers any id
@@ -18,8 +23,9 @@ SPACE = SearchSpace(retriever="tfidf", meta_rewrites=0)  # TF-IDF retrieval: no 
 CONCURRENCY = 64  # every batch fully parallel
 
 
-def endpoint(server, **kw) -> Endpoint:
-    return Endpoint(base_url=server.base_url, concurrency=kw.pop("concurrency", CONCURRENCY), **kw)
+def endpoint(server, api_key=None, **kw) -> CallOptions:
+    return CallOptions(Endpoint(api_key=api_key, base_url=server.base_url),
+                       concurrency=kw.pop("concurrency", CONCURRENCY), **kw)
 
 
 def dataset(dev_per_label=16, test_per_label=6) -> Dataset:

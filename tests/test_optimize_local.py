@@ -4,10 +4,12 @@ import json
 
 import pytest
 
-from core import prompt_store, runs
-from core.approach import approach_from_spec
-from core.dataset import Dataset
-from core.optimize import Budget, optimize
+from core.prompts import store as prompt_store
+
+from core.evaluation import runs
+from core.backends import approach_from_spec
+from core.data.dataset import Dataset
+from core.prompts.search import Budget, optimize
 from tests.eval_data import make_examples, make_task
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from core import dataset as datasets
-from core import preload, runs
-from core.approach import approach_from_spec
+from core.data import dataset as datasets
+from core.evaluation import preload, runs
+from core.backends import approach_from_spec
 
 
 @pytest.fixture(scope="module")

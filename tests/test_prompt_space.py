@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from core.dataset import Example
-from core.halving import halving_cost, pareto_front, plan_size, stratified_order
-from core.prompt_space import (NAIVE_INSTRUCTION, Candidate, SearchSpace, diverse_exemplars, discriminative_terms,
+from core.data.dataset import Example
+from core.prompts.halving import halving_cost, pareto_front, plan_size, stratified_order
+from core.prompts.space import (NAIVE_INSTRUCTION, Candidate, SearchSpace, diverse_exemplars, discriminative_terms,
                                generate, guidelines_for)
 from core.prompting import messages
 from tests.eval_data import WORDS, make_examples, make_task

@@ -2,9 +2,9 @@
 
 import pytest
 
-from core import prompt_store
-from core.dataset import load_sample
-from core.optimize import latest
+from core.prompts import store as prompt_store
+from core.data.dataset import load_sample
+from core.prompts.search import latest
 from tests.conftest import open_page
 from tests.fake_openai import FakeOpenAI
 

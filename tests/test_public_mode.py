@@ -1,6 +1,7 @@
 import pytest
 
-from core.public_mode import PublicMode, local_training_allowed, paid_actions_note, resolve_endpoint
+from core.endpoint import Endpoint, paid_actions_note, resolve_endpoint
+from core.public_mode import PublicMode, local_training_allowed
 
 PUBLIC = PublicMode.from_settings({"enabled": True, "owner_password": "s3cret", "max_local_train_examples": 100})
 PRIVATE = PublicMode()
@@ -59,6 +60,5 @@ def test_banner_text():
 
 
 def test_training_endpoint_repr_hides_the_key():
-    from core.training.hosted import Endpoint
 
     assert "sk-very-secret" not in repr(Endpoint(api_key="sk-very-secret", base_url="http://127.0.0.1:1/v1"))

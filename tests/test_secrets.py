@@ -26,8 +26,9 @@ def test_a_paid_evaluation_leaves_no_key_anywhere(workspace, fake_openai):
     assert not leaks, leaks
 
     # Exports: the decision memo and the per-example rows of the same runs.
-    from core import memo, report, runs
-    from core import dataset as datasets
+    from core.decision import memo
+    from core.evaluation import report, runs
+    from core.data import dataset as datasets
     from core.store import Store
 
     store = Store(workspace / "lab.sqlite3")

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from core import report, runs
-from core.approach import approach_from_spec
-from core.stats import compare, mcnemar_exact, minimum_detectable_difference
+from core.evaluation import report, runs
+from core.backends import approach_from_spec
+from core.evaluation.stats import compare, mcnemar_exact, minimum_detectable_difference
 from tests.eval_data import make_dataset
 from tests.fake_openai import FakeOpenAI
 

@@ -6,12 +6,14 @@ import time
 
 import pytest
 
-from core import jobs
+from core.training import jobs
 from core.training import hosted
 from core.training.curves import loss_rows, overfitting_point
 from core.training.options import HostedOptions
 from tests.fake_openai_ft import FakeFineTuning
 from tests.training_data import repeated_dataset, tiny_dataset
+from core import endpoint as endpoints
+from core.endpoint import Endpoint
 
 BASE = "gpt-4.1-mini-2025-04-14"
 
@@ -23,7 +25,7 @@ def ft_server():
 
 
 def _client(server):
-    return hosted.make_client(hosted.Endpoint(api_key="sk-test", base_url=server.base_url), max_retries=0, timeout=10)
+    return endpoints.client(Endpoint(api_key="sk-test", base_url=server.base_url), max_retries=0, timeout=10)
 
 
 def _launch(store, server, opts=HostedOptions(), ds=None):
@@ -148,8 +150,8 @@ def test_result_file_metrics_are_read_plain_or_base64(encode):
 
 
 def test_errors_are_explained_in_words_a_user_can_act_on():
-    assert "check it in the sidebar" in hosted.explain("invalid_api_key", "Incorrect API key provided", 401)
-    refusal = hosted.explain("fine_tuning_unavailable", "Fine-tuning is not available for your organization.", 403)
+    assert "check it in the sidebar" in endpoints.explain("invalid_api_key", "Incorrect API key provided", 401)
+    refusal = endpoints.explain("fine_tuning_unavailable", "Fine-tuning is not available for your organization.", 403)
     assert refusal.startswith("The provider refused to fine-tune: Fine-tuning is not available")
     assert "local" in refusal
 
@@ -165,10 +167,10 @@ def test_the_estimate_uses_the_catalog_price_and_openai_default_epochs():
 
 def test_app_start_resumes_polling_but_never_in_public_mode(store, ft_server):
     job = _launch(store, ft_server)
-    endpoint = hosted.Endpoint(api_key="sk-test", base_url=ft_server.base_url)
+    endpoint = Endpoint(api_key="sk-test", base_url=ft_server.base_url)
     ft_server.reset_counters()
     assert hosted.resume_on_start(store, endpoint, public_mode=True) == []
-    assert hosted.resume_on_start(store, hosted.Endpoint(), public_mode=False) == []  # nothing configured
+    assert hosted.resume_on_start(store, Endpoint(), public_mode=False) == []  # nothing configured
     assert ft_server.requests == []
     assert hosted.resume_on_start(store, endpoint, interval_s=0.05) == [job.id]
     deadline = time.monotonic() + 20
@@ -180,12 +182,12 @@ def test_app_start_resumes_polling_but_never_in_public_mode(store, ft_server):
 def test_azure_openai_gets_the_azure_client_and_its_api_version():
     import openai
 
-    client = hosted.make_client(hosted.Endpoint(api_key="az-key", azure_endpoint="https://res.openai.azure.com",
+    client = endpoints.client(Endpoint(api_key="az-key", azure_endpoint="https://res.openai.azure.com",
                                                 api_version="2025-04-01-preview"))
     assert isinstance(client, openai.AzureOpenAI)
     assert str(client.base_url).startswith("https://res.openai.azure.com/openai")
     assert client._custom_query["api-version"] == "2025-04-01-preview"
-    plain = hosted.make_client(hosted.Endpoint(base_url="http://127.0.0.1:9/v1"))  # a keyless local server
+    plain = endpoints.client(Endpoint(base_url="http://127.0.0.1:9/v1"))  # a keyless local server
     assert not isinstance(plain, openai.AzureOpenAI) and str(plain.base_url) == "http://127.0.0.1:9/v1/"
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core import jobs
+from core.training import jobs
 from core.training.lora_local import _batch
 from core.training.options import LoraOptions
 from tests.training_data import repeated_dataset, tiny_dataset
@@ -56,8 +56,8 @@ def test_a_lora_model_learns_the_labels_and_reloads_with_the_same_scores(shared_
 
 @pytest.mark.slow
 def test_a_lora_job_runs_in_the_worker_and_evaluates_as_an_approach(shared_base, store):
-    from core import runs
-    from core.approach import approach_from_spec
+    from core.evaluation import runs
+    from core.backends import approach_from_spec
     from core.training.worker import launch_local
 
     ds = tiny_dataset()

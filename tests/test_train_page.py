@@ -4,13 +4,15 @@ import time
 
 import pytest
 
-from core import jobs
+from core.training import jobs
 from core.store import Store
 from core.training import hosted
 from core.training.options import HostedOptions
 from tests.conftest import open_page
 from tests.fake_openai_ft import FakeFineTuning
 from tests.training_data import repeated_dataset
+from core import endpoint as endpoints
+from core.endpoint import Endpoint
 
 BASE = "gpt-4.1-mini-2025-04-14"
 
@@ -82,7 +84,7 @@ def test_a_local_setfit_job_runs_from_the_page_and_its_model_goes_to_evaluate(pa
     page.switch_page("pages/evaluate.py").run()
     next(b for b in page.button if b.label == "Run").click().run(timeout=300)
     assert not page.exception, [e.value for e in page.exception]
-    from core import runs
+    from core.evaluation import runs
 
     evaluated = {r["approach"] for r in runs.list_runs(store, job.dataset_hash, "test")}
     assert job.approach_spec in evaluated, ([e.value for e in page.error], [w.value for w in page.warning])
@@ -139,7 +141,7 @@ def test_public_mode_keeps_the_owners_endpoint_away_from_visitors(page, workspac
 def test_a_finished_hosted_job_shows_its_curves_with_the_overfitting_point(page, workspace):
     store = Store(workspace / "lab.sqlite3")
     with FakeFineTuning(steps=12, step_s=0.01, phase_s=0.02) as server:
-        client = hosted.make_client(hosted.Endpoint(api_key="sk-test", base_url=server.base_url))
+        client = endpoints.client(Endpoint(api_key="sk-test", base_url=server.base_url))
         job = hosted.launch(store, client, repeated_dataset(8), BASE, HostedOptions())
         hosted.watch(store, client, job.id, interval_s=0.05, timeout_s=20)
     page.session_state["train_watch"] = job.id

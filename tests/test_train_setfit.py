@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from core import dataset as datasets
-from core import jobs
+from core.data import dataset as datasets
+from core.training import jobs
 from core.training.options import SetFitOptions, estimate_setfit, setfit_pairs
 from tests.training_data import repeated_dataset, tiny_dataset
 
@@ -66,8 +66,8 @@ def test_a_setfit_job_streams_its_loss_and_registers_its_model(store):
 
 
 def test_a_trained_model_evaluates_as_an_approach(store):
-    from core import runs
-    from core.approach import approach_from_spec
+    from core.evaluation import runs
+    from core.backends import approach_from_spec
     from core.backends.local_finetuned import trained_models
     from core.training.worker import launch_local
 

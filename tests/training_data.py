@@ -1,7 +1,7 @@
 """Small hand-written datasets for training tests (real text, two or three clear classes)."""
 
-from core.dataset import Dataset, Example
-from core.task import Label, Task
+from core.data.dataset import Dataset, Example
+from core.data.task import Label, Task
 
 TASK = Task(
     name="billing or shipping",

@@ -9,8 +9,10 @@ import json
 
 import numpy as np
 
-from core.approach import Approach, Prediction, register
-from core.dataset import Example
+from core.approach import Approach, Prediction
+
+from core.backends import register
+from core.data.dataset import Example
 
 
 @register("classical", "tfidf-lr")

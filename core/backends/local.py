@@ -19,8 +19,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from core.approach import Approach, Prediction, register
-from core.dataset import Example
+from core.approach import Approach, Prediction
+
+from core.backends import register
+from core.data.dataset import Example
 
 ENCODER = "all-MiniLM-L6-v2"
 

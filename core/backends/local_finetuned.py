@@ -16,9 +16,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core import jobs
-from core.approach import Approach, Prediction, register, register_suggestions
-from core.dataset import Example
+from core.training import jobs
+from core.approach import Approach, Prediction
+from core.backends import register, register_suggestions
+from core.data.dataset import Example
 
 MANIFEST = "ftlab.json"
 _BACKEND_OF = {"setfit": "local-setfit", "lora": "local-lora"}

@@ -16,7 +16,7 @@ How calls are made, and why:
   it arrives — before parsing, before anything else can fail — keyed by
   hash(endpoint, model, messages, parameters): a re-run or resume never pays twice;
 - usage tokens from the response; an estimate (tiktoken) only when the server omits usage;
-- `batch=true`: the OpenAI Batch API (half price, results within 24 h), see core/batch.py.
+- `batch=true`: the OpenAI Batch API (half price, results within 24 h), see core/backends/openai_batch.py.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ import time
 from typing import Any, AsyncIterator, Iterator, Sequence
 
 from core import responses
-from core.approach import Approach, Prediction, Spec, register
-from core.dataset import Example
+from core.endpoint import Endpoint, async_client, describe_error
+from core.approach import Approach, Prediction, Spec
+from core.backends import register
+from core.data.dataset import Example
 from core.prompting import PromptConfig, messages as render_messages, parse_label, response_format, select_exemplars
 
 DEFAULT_CONCURRENCY = 8
@@ -67,30 +69,6 @@ def estimate_tokens(model: str, msgs: list[dict], output: str) -> tuple[int, int
     from core.tokens import count_chat_tokens, count_tokens
 
     return count_chat_tokens(msgs, model), count_tokens(output, model)
-
-
-def make_async_client(api_key: str | None, base_url: str | None, max_retries: int, timeout: float):
-    import openai
-
-    # A server that needs no key (Ollama, vLLM) still gets a placeholder: the client refuses to start without one.
-    return openai.AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url, max_retries=max_retries,
-                              timeout=timeout)
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line reason from an openai exception (status, code and the provider's message)."""
-    import openai
-
-    if isinstance(exc, openai.APIStatusError):
-        err = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else {}
-        msg = err.get("message") if isinstance(err, dict) else None
-        code = err.get("code") if isinstance(err, dict) else None
-        return f"HTTP {exc.status_code}{f' {code}' if code else ''}: {msg or exc.message}"
-    if isinstance(exc, openai.APITimeoutError):
-        return "timed out (after retries)"
-    if isinstance(exc, openai.APIConnectionError):
-        return f"connection failed (after retries): {exc.__cause__ or exc}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 # --- the approach -----------------------------------------------------------------
@@ -136,7 +114,7 @@ class ChatApproach(Approach):
         self.store, self.api_key, self.base_url = store, api_key, base_url
         self.concurrency, self.max_retries, self.timeout = int(concurrency), int(max_retries), float(timeout)
         self.prices = tuple(prices) if prices is not None else None
-        self.poll_interval = poll_interval  # Batch API status polls (None: core.batch's default)
+        self.poll_interval = poll_interval  # Batch API status polls (None: core.backends.openai_batch's default)
         self._structured_ok: bool | None = None if self.structured == "auto" else bool(self.structured)
 
     # -- configuration
@@ -258,7 +236,7 @@ class ChatApproach(Approach):
         texts = [e.text for e in examples]
         shots = self.exemplars_for(texts)
         if self.batch:
-            from core.batch import run_batch
+            from core.backends.openai_batch import run_batch
 
             async for item in run_batch(self, texts, shots, stop, self.poll_interval):
                 yield item
@@ -334,7 +312,7 @@ class ChatCaller:
                  max_retries: int = DEFAULT_MAX_RETRIES, timeout: float = DEFAULT_TIMEOUT_S,
                  stop: threading.Event | None = None):
         self.store, self.base_url = store, base_url
-        self.client = make_async_client(api_key, base_url, max_retries, timeout)
+        self.client = async_client(Endpoint(api_key, base_url), max_retries=max_retries, timeout=timeout)
         self.sem = asyncio.Semaphore(concurrency)
         self.stop = stop or threading.Event()
         self.inflight: dict[str, asyncio.Future] = {}

@@ -35,12 +35,12 @@ class CommandError(Exception):
 
 def open_dataset(args):
     """The workspace store and the dataset named by `--dataset` ('sample', a file, or a stored hash prefix)."""
-    from core import dataset as datasets
+    from core.data import sources
     from core.store import open_store
 
     store = open_store(args.workspace)
     try:
-        return store, datasets.resolve(store, args.dataset)
+        return store, sources.resolve(store, args.dataset)
     except (KeyError, ValueError, OSError) as exc:
         raise CommandError(f"dataset {args.dataset!r}: {exc}") from exc
 

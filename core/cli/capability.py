@@ -1,6 +1,6 @@
 """`python -m core capability`: does a fine-tune still pass the general checks its base model passes?"""
 
-from core import capability
+from core.evaluation import capability
 from core.cli import CommandError, Result
 from core.config import api_key_from_env, load_settings
 from core.store import open_store

@@ -1,6 +1,6 @@
 """`python -m core datasets`: the dataset versions in the workspace store."""
 
-from core import dataset
+from core.data import dataset
 from core.cli import Result
 from core.store import open_store
 

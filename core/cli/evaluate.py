@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from core import dataset as datasets
-from core import report as reports
-from core import runs
-from core.approach import approach_from_spec
+from core.data import dataset as datasets
+from core.evaluation import report as reports
+from core.evaluation import runs
+from core.backends import approach_from_spec
 from core.cli import CommandError, Result, open_dataset
 from core.config import api_key_from_env, load_settings
 

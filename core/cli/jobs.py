@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import sys
 
-from core import jobs
+from core.training import jobs
 from core.cli import CommandError, Result
 from core.store import open_store
+from core import endpoint as endpoints
+from core.endpoint import Endpoint
 
 HELP = "list fine-tuning jobs and their models; resume polling, cancel or restart one"
 
@@ -26,12 +28,10 @@ def add_arguments(parser) -> None:
 
 
 def _client():
-    from core.training import hosted
-
-    endpoint = hosted.Endpoint.from_env()
+    endpoint = Endpoint.from_env()
     if not endpoint.configured:
         raise CommandError("no fine-tuning API configured: set OPENAI_API_KEY (and OPENAI_BASE_URL) to reach hosted jobs")
-    return hosted.make_client(endpoint)
+    return endpoints.client(endpoint)
 
 
 def run(args) -> Result:

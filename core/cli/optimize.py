@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core import prompt_store
+from core.prompts import store as prompt_store
 from core.cli import CommandError, Result, open_dataset
 from core.config import api_key_from_env, load_settings
-from core.optimize import Budget, Endpoint, PromptSearch, Progress
-from core.prompt_space import SearchSpace
+from core.endpoint import Endpoint
+from core.prompts.search import Budget, CallOptions, PromptSearch, Progress
+from core.prompts.space import SearchSpace
 
 HELP = "optimize the prompt on the dev split (successive halving within a call/$ budget); test accuracy once after"
 
@@ -52,7 +53,7 @@ def run(args) -> Result:
     store, ds = open_dataset(args)
     try:
         budget = Budget(args.budget_calls, args.budget_usd)
-        from core.optimize import parse_target
+        from core.prompts.search import parse_target
 
         backend, _ = parse_target(args.backend)
         overrides = {"seed": args.seed}
@@ -63,7 +64,8 @@ def run(args) -> Result:
         space = SearchSpace.for_backend(backend, len(ds.task.labels), len(ds.split("train")), **overrides)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    endpoint = Endpoint(api_key=api_key_from_env(), base_url=args.base_url or load_settings(args.workspace).base_url,
+    calls = CallOptions(Endpoint(api_key=api_key_from_env(),
+                                 base_url=args.base_url or load_settings(args.workspace).base_url),
                         concurrency=args.concurrency, max_retries=args.max_retries, timeout=args.timeout)
 
     def progress(p: Progress) -> None:
@@ -71,7 +73,7 @@ def run(args) -> Result:
             print(f"[{p.calls_used}/{p.calls_budget} calls] {p.message}", file=sys.stderr, flush=True)
 
     try:
-        search = PromptSearch(store, ds, args.backend, budget, space, endpoint, progress)
+        search = PromptSearch(store, ds, args.backend, budget, space, calls, progress)
         est = search.estimate()
         if args.estimate:
             return Result(data={"dataset": ds.hash, "backend": args.backend, "estimate": est.to_dict()},

@@ -3,7 +3,7 @@
 import contextlib
 import sys
 
-from core import preload
+from core.evaluation import preload
 from core.cli import CommandError, Result
 from core.store import open_store
 

@@ -15,9 +15,11 @@ import contextlib
 import json
 import sys
 
-from core import dataset as datasets
+from core.data import sources
 from core.cli import CommandError, Result
 from core.store import open_store
+from core import endpoint as endpoints
+from core.endpoint import Endpoint
 
 HELP = "fine-tune a model (local-setfit, local-lora or openai:<base-model>) on a dataset and wait for it"
 
@@ -62,7 +64,7 @@ def run(args) -> Result:
     store = open_store(args.workspace)
     try:
         backend, _ = parse_backend(args.backend)
-        ds = datasets.resolve(store, args.dataset)
+        ds = sources.resolve(store, args.dataset)
         plan = make_plan(args.backend, ds, _options(args, backend), models_dir(store))
     except ValidationError as exc:
         raise CommandError("bad option: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
@@ -81,7 +83,7 @@ def run(args) -> Result:
                            f"(missing: {', '.join(missing)})")
     endpoint = None
     if not plan.is_local:
-        endpoint = hosted.Endpoint.from_env()
+        endpoint = Endpoint.from_env()
         if not endpoint.configured:
             raise CommandError("no fine-tuning API configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for another "
                                "server) or AZURE_OPENAI_ENDPOINT / AZURE_OPENAI_API_KEY / OPENAI_API_VERSION")
@@ -94,7 +96,7 @@ def run(args) -> Result:
         raise CommandError(str(exc), exit_code=1) from exc
     if not plan.is_local and job.is_active and not args.detach:
         print(f"{job.id}: {job.status} (provider job {job.provider_id}); polling", file=sys.stderr, flush=True)
-        job = hosted.watch(store, hosted.make_client(endpoint), job.id)
+        job = hosted.watch(store, endpoints.client(endpoint), job.id)
     data = job.summary()
     text = f"{job.id}: {job.status}" + (f" → {job.model_ref}" if job.model_ref else "") + \
         (f" (${job.cost_usd:.2f})" if job.cost_usd else "") + (f"\n{job.error}" if job.error else "") + \

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core import datareport, importer
+from core.data import report as datareport, importer
 from core.cli import CommandError, Result
-from core.task import Task
+from core.data.task import Task
 
 HELP = "validate a CSV/TSV/XLSX/JSONL training file: line-numbered errors, PII, duplicates, label issues, tokens, cost"
 

@@ -1,7 +1,7 @@
 """The chat-format training records every generative backend trains on — hosted or local, the same bytes.
 
 One example becomes {"messages": [system: the Task's prompt, user: the text,
-assistant: the label]} — rendered by the Dataset page's exporter (core/export.py),
+assistant: the label]} — rendered by the Dataset page's exporter (core/data/export.py),
 so the file the user downloads there is the file a job trains on. For DPO, the
 gold label is the preferred answer and a wrong label the non-preferred one.
 Fine-tuned models are evaluated with the same plain-text prompt
@@ -14,9 +14,9 @@ import json
 import random
 from typing import Iterable
 
-from core.dataset import Dataset, Example
-from core.export import chat_messages
-from core.task import Task
+from core.data.dataset import Dataset, Example
+from core.data.export import chat_messages
+from core.data.task import Task
 
 
 def chat_record(task: Task, text: str, label: str | None = None) -> dict:

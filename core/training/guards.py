@@ -42,7 +42,7 @@ def check_launch(backend: str, estimate: Estimate, *, budget_usd: float | None =
                  mode: PublicMode = PublicMode(), endpoint_ok: bool = True, running_local_jobs: int = 0) -> LaunchCheck:
     """Whether a launch may go ahead, and if not every reason why.
 
-    `endpoint_ok`: a hosted endpoint paid actions may use was resolved (core.public_mode.resolve_endpoint).
+    `endpoint_ok`: a hosted endpoint paid actions may use was resolved (core.endpoint.resolve_endpoint).
     """
     reasons = []
     hosted = not backend.startswith("local")

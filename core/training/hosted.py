@@ -21,107 +21,17 @@ import io
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from core import jobs
-from core.dataset import Dataset
+from core.endpoint import Endpoint, client as make_client, explain, explain_exception
+from core.training import jobs
+from core.data.dataset import Dataset
 from core.store import Store
 from core.training import HOSTED
 from core.training.chat import chat_records, preference_records, to_jsonl
 from core.training.options import Estimate, HostedOptions
 
 POLL_S = float(os.environ.get("FTLAB_POLL_S", "10"))
-FINETUNING_CLOSING = (
-    "OpenAI is winding down self-serve fine-tuning: organisations that never fine-tuned are refused since "
-    "2026-05-07 and no new jobs are accepted after 2027-01-06."
-)
-LOCAL_ALTERNATIVE = "You can train on this machine with the same data: local SetFit (MiniLM) or local LoRA (Gemma 3 270M)."
-
-
-# --- the endpoint --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the fine-tuning API is. The key is only ever held in memory (never in the store or a log)."""
-
-    api_key: str | None = field(default=None, repr=False)  # never in a repr, log or traceback
-    base_url: str | None = None
-    azure_endpoint: str | None = None  # https://<resource>.openai.azure.com — selects the Azure client
-    api_version: str | None = None     # Azure only
-
-    @classmethod
-    def from_env(cls) -> "Endpoint":
-        return cls(api_key=os.environ.get("AZURE_OPENAI_API_KEY") if os.environ.get("AZURE_OPENAI_ENDPOINT")
-                   else os.environ.get("OPENAI_API_KEY"),
-                   base_url=os.environ.get("OPENAI_BASE_URL") or None,
-                   azure_endpoint=os.environ.get("AZURE_OPENAI_ENDPOINT") or None,
-                   api_version=os.environ.get("OPENAI_API_VERSION") or None)
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.api_key or self.base_url or self.azure_endpoint)
-
-    @property
-    def label(self) -> str:
-        """Where the job runs, for the registry (no secret in it)."""
-        return self.azure_endpoint or self.base_url or "https://api.openai.com/v1"
-
-
-def make_client(endpoint: Endpoint, max_retries: int = 3, timeout: float = 120.0):
-    import openai
-
-    if endpoint.azure_endpoint:
-        return openai.AzureOpenAI(api_key=endpoint.api_key, azure_endpoint=endpoint.azure_endpoint,
-                                  api_version=endpoint.api_version or "2025-04-01-preview",
-                                  max_retries=max_retries, timeout=timeout)
-    # A server that needs no key (a local vLLM) still gets a placeholder: the client refuses to start without one.
-    return openai.OpenAI(api_key=endpoint.api_key or "not-needed", base_url=endpoint.base_url,
-                         max_retries=max_retries, timeout=timeout)
-
-
-# --- errors, in words a user can act on --------------------------------------------------
-
-_ADVICE = {
-    "invalid_api_key": "The API key was rejected: check it in the sidebar.",
-    "insufficient_quota": "The account has no credit or quota left for this.",
-    "model_not_available": "This base model cannot be fine-tuned on this account or server.",
-    "model_not_found": "This base model cannot be fine-tuned on this account or server.",
-    "invalid_training_file": "The provider rejected the training file.",
-    "exceeded_quota": "The account's fine-tuning quota is used up.",
-}
-
-
-def _is_refusal(code: str | None, message: str, status: int | None) -> bool:
-    text = f"{code or ''} {message}".lower()
-    return status == 403 or any(w in text for w in ("not available for your organization", "not available to your",
-                                                    "fine_tuning_unavailable", "fine-tuning is not available",
-                                                    "no longer", "not allowed to create"))
-
-
-def explain(code: str | None, message: str, status: int | None = None) -> str:
-    """The provider's reason first (verbatim), then what it means for the user."""
-    reason = f"{message.strip()}" + (f" ({code})" if code else "") + (f" [HTTP {status}]" if status else "")
-    if _is_refusal(code, message, status):
-        return f"The provider refused to fine-tune: {reason}. {FINETUNING_CLOSING} {LOCAL_ALTERNATIVE}"
-    advice = _ADVICE.get(code or "") or ("The API key was rejected: check it in the sidebar." if status == 401 else "")
-    return f"{reason}. {advice}".strip()
-
-
-def explain_exception(exc: BaseException) -> tuple[str, bool]:
-    """(clear message, whether it is a refusal) for an exception raised by the openai client."""
-    import openai
-
-    if isinstance(exc, openai.APIStatusError):
-        err = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else {}
-        err = err if isinstance(err, dict) else {}
-        code, message = err.get("code"), err.get("message") or exc.message
-        return explain(code, message, exc.status_code), _is_refusal(code, message, exc.status_code) or \
-            exc.status_code in (401, 403, 404)
-    if isinstance(exc, openai.APIConnectionError):
-        return f"could not reach the fine-tuning API: {exc.__cause__ or exc}", False
-    return f"{type(exc).__name__}: {exc}", False
 
 
 # --- validation and estimate ------------------------------------------------------------
@@ -142,8 +52,8 @@ def _record_messages(record: dict) -> list[dict]:
 
 def validate(records: list[dict], dataset: Dataset, base_model: str) -> list[str]:
     """The errors that would make the provider refuse the file (empty: send it), each with its 1-based line —
-    the Dataset page's own checks (core/validate.py); warnings do not block a launch."""
-    from core import validate as checks
+    the Dataset page's own checks (core/data/validation.py); warnings do not block a launch."""
+    from core.data import validation as checks
     from core.tokens import count_chat_tokens
 
     labels = dataset.task.label_names
@@ -220,7 +130,7 @@ def launch(store: Store, client, dataset: Dataset, base_model: str, opts: Hosted
     """Validate, upload and create the job. Returns the job: `validating_files`/`queued`/… when the provider
     took it, `refused` (with the provider's reason) or `failed` when it did not. Raises InvalidTrainingFile
     before anything is sent when the file would be refused."""
-    from core import dataset as datasets
+    from core.data import dataset as datasets
 
     records = training_records(dataset, opts)
     problems = validate(records, dataset, base_model)

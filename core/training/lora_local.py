@@ -27,9 +27,9 @@ import shutil
 from pathlib import Path
 from typing import Callable, Sequence
 
-from core.dataset import Dataset
+from core.data.dataset import Dataset
 from core.encoder import prepare_torch_env
-from core.task import Task
+from core.data.task import Task
 from core.training import LORA_BASE
 from core.training.chat import chat_records, system_text, training_examples
 from core.training.options import LORA_DEV_EXAMPLES, LoraOptions

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.dataset import Example
+from core.data.dataset import Example
 
 
 class _Options(BaseModel):

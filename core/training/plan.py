@@ -8,12 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import jobs
-from core.dataset import Dataset
+from core.training import jobs
+from core.data.dataset import Dataset
 from core.store import Store
 from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, parse_backend
 from core.training.chat import system_text, training_examples
 from core.training.options import Estimate, estimate_lora, estimate_setfit, options_for
+from core import endpoint as endpoints
+from core.endpoint import Endpoint
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def launch(store: Store, plan: Plan, *, endpoint=None, client=None, detach: bool
                             detach=detach)
     from core.training import hosted
 
-    client = client or hosted.make_client(endpoint or hosted.Endpoint.from_env())
-    label = endpoint.label if endpoint else hosted.Endpoint.from_env().label
+    client = client or endpoints.client(endpoint or Endpoint.from_env())
+    label = endpoint.label if endpoint else Endpoint.from_env().label
     return hosted.launch(store, client, plan.dataset, plan.base_model, plan.options, endpoint_label=label,
                          estimate_=plan.estimate.to_dict())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from core import jobs
+from core.training import jobs
 from core.store import Store
 from core.training import JobCancelled
 

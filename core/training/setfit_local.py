@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
-from core.dataset import Dataset, Example
+from core.data.dataset import Dataset, Example
 from core.encoder import minilm_path, prepare_torch_env
 from core.training import SETFIT_BASE
 from core.training.chat import training_examples

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from core import jobs
+from core.training import jobs
 from core.config import PROJECT_ROOT
 from core.store import Store
 from core.training import LOCAL_LORA, LOCAL_SETFIT, JobCancelled
@@ -84,7 +84,7 @@ def run_local_job(store: Store, job_id: str) -> jobs.Job:
         with _training_slot(store, job_id, reporter):
             reporter.check_cancel(every_s=0)
             jobs.set_status(store, job_id, "running", "training on this machine")
-            from core import dataset as datasets
+            from core.data import dataset as datasets
 
             data = datasets.load(store, job.dataset_hash)
             models_dir(store).mkdir(parents=True, exist_ok=True)
@@ -137,7 +137,7 @@ def spawn(store: Store, job_id: str) -> int:
 def launch_local(store: Store, backend: str, dataset, options, *, estimate: dict | None = None,
                  detach: bool = True) -> jobs.Job:
     """Record a local job for this dataset version and start it: detached (the page) or here (the CLI)."""
-    from core import dataset as datasets
+    from core.data import dataset as datasets
     from core.training import parse_backend
 
     _, base_model = parse_backend(backend)

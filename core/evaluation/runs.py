@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from core import dataset as datasets
+from core.data import dataset as datasets
 from core.approach import Approach, Prediction
-from core.dataset import Dataset, Example
+from core.data.dataset import Dataset, Example
 from core.store import Store, to_json
 
 Progress = Callable[[int, int], None]  # (done, total)

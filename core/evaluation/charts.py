@@ -5,9 +5,9 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from core.metrics import INVALID
+from core.evaluation.metrics import INVALID
 from core.palette import altair_scale
-from core.report import Report
+from core.evaluation.report import Report
 
 
 def _standings_frame(rep: Report) -> pd.DataFrame:

@@ -8,10 +8,10 @@ How the budget is spent (all of it is known before the first call — `estimate(
 1. The test split is reserved up front: after the choice, the chosen prompt and the
    naive prompt are each scored once on test (honesty: the choice never sees test).
 2. The naive prompt is scored on the whole dev split: the reference every figure is against.
-3. Successive halving (core.halving) over as many candidates as the budget affords:
+3. Successive halving (core.prompts.halving) over as many candidates as the budget affords:
    every survivor on a dev prefix twice as long as the round before, the better half
    survives, the finalists get all that is left. On a chat backend the model proposes
-   new instructions after the first round (APE/OPRO, core.meta_prompt).
+   new instructions after the first round (APE/OPRO, core.prompts.meta).
 4. The budget is a hard cap: a batch is trimmed before it is sent so that new calls never
    exceed what is left (answers already in the store are free), and the search stops
    exactly when the calls run out. Dollars are capped by a tiktoken estimate per request
@@ -32,11 +32,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from core import prompt_store, responses, runs
-from core.dataset import Dataset
-from core.halving import KEEP, pareto_front, plan_size, round_length, stratified_order
-from core.meta_prompt import Mistake, ScoredInstruction, meta_request, parse_proposals
-from core.prompt_space import Candidate, SearchSpace, generate, naive_candidate, resolve_exemplars
+from core.prompts import store as prompt_store
+
+from core import responses
+
+from core.evaluation import runs
+from core.data.dataset import Dataset
+from core.endpoint import Endpoint, client as make_client
+from core.prompts.halving import KEEP, pareto_front, plan_size, round_length, stratified_order
+from core.prompts.meta import Mistake, ScoredInstruction, meta_request, parse_proposals
+from core.prompts.space import Candidate, SearchSpace, generate, naive_candidate, resolve_exemplars
 from core.store import Store, to_json
 
 TOKEN_MODEL = "gpt-4.1-mini"  # whose tokenizer sizes local prompts (what the exported prompt would cost)
@@ -70,18 +75,18 @@ def parse_target(text: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """How to reach an OpenAI-compatible server (the key is used, never stored)."""
+class CallOptions:
+    """How the search calls an OpenAI-compatible server: the Endpoint (the key is used, never stored) and limits."""
 
-    api_key: str | None = None
-    base_url: str | None = None
+    endpoint: Endpoint = Endpoint()
     concurrency: int = 8
     max_retries: int = 6
     timeout: float = 60.0
     prices: tuple[float, float] | None = None  # $ per 1M input/output tokens, overriding the catalog
 
     def options(self, store: Store) -> dict[str, Any]:
-        return dict(store=store, api_key=self.api_key, base_url=self.base_url, concurrency=self.concurrency,
+        return dict(store=store, api_key=self.endpoint.api_key, base_url=self.endpoint.base_url,
+                    concurrency=self.concurrency,
                     max_retries=self.max_retries, timeout=self.timeout, prices=self.prices)
 
 
@@ -203,13 +208,13 @@ class PromptSearch:
     """One prompt optimization of one dataset version on one backend. `estimate()`, then `run()`."""
 
     def __init__(self, store: Store, dataset: Dataset, target: str, budget: Budget,
-                 space: SearchSpace | None = None, endpoint: Endpoint | None = None,
+                 space: SearchSpace | None = None, calls: CallOptions | None = None,
                  progress: Callable[[Progress], None] | None = None,
                  stop: threading.Event | Callable[[], bool] | None = None):
         self.store, self.dataset, self.budget = store, dataset, budget
         self.backend, self.model = parse_target(target)
         self.target = target.strip()
-        self.endpoint = endpoint or Endpoint()
+        self.calls = calls or CallOptions()
         self.task = dataset.task
         self.train = [e for e in dataset.split("train") if e.label is not None]
         self.dev = runs.split_examples(dataset, "dev")
@@ -275,7 +280,7 @@ class PromptSearch:
         return self._embedder
 
     def shared_index(self):
-        from core.backends.prompt import SharedIndex
+        from core.prompts.approach import SharedIndex
 
         if self._index is None:
             kind = self.retriever
@@ -305,8 +310,8 @@ class PromptSearch:
         """$ for one call of the target model; 0 on the local backend; None when its price is unknown."""
         if self.backend == "local":
             return 0.0
-        if self.endpoint.prices is not None:
-            return (input_tokens * self.endpoint.prices[0] + output_tokens * self.endpoint.prices[1]) / 1e6
+        if self.calls.prices is not None:
+            return (input_tokens * self.calls.prices[0] + output_tokens * self.calls.prices[1]) / 1e6
         from core.economics import inference_cost_usd
 
         try:
@@ -446,7 +451,7 @@ class PromptSearch:
     # -- scoring
     def approach(self, cand: Candidate):
         if cand.hash not in self._approaches:
-            from core.backends.prompt import ChatPrompt, LocalPrompt
+            from core.prompts.approach import ChatPrompt, LocalPrompt
 
             prompt_store.save(self.store, cand)
             if self.backend == "local":
@@ -454,7 +459,7 @@ class PromptSearch:
                                 index=self.shared_index() if cand.selection == "retrieved" else None)
             else:
                 index = self.shared_index() if cand.selection == "retrieved" else None
-                a = ChatPrompt(self.model, cand, index=index, **self.endpoint.options(self.store))
+                a = ChatPrompt(self.model, cand, index=index, **self.calls.options(self.store))
                 if any(getattr(b, "_structured_ok", None) is False for b in self._approaches.values()):
                     a._structured_ok = False  # this server refuses structured output: don't ask again per candidate
             a.fit(self.train, self.task)
@@ -494,7 +499,7 @@ class PromptSearch:
         admitted: list[int] = []
         keys: list[str | None] = []
         for i, req in zip(todo, reqs):
-            key = responses.response_key(self.endpoint.base_url, req)
+            key = responses.response_key(self.calls.endpoint.base_url, req)
             if key not in fresh and responses.get(self.store, key) is None:
                 cost = self.price(count_chat_tokens(req["messages"], self.model), out_tokens) or 0.0
                 if len(fresh) + 1 > calls or sum(fresh.values()) + cost > usd:
@@ -667,7 +672,7 @@ class PromptSearch:
 
     def _chat_once(self, req: dict) -> str | None:
         """One chat call through the paid-response cache (counted against the budget)."""
-        key = responses.response_key(self.endpoint.base_url, req)
+        key = responses.response_key(self.calls.endpoint.base_url, req)
         hit = responses.get(self.store, key)
         self.planned_calls += 1
         if hit is None:
@@ -675,8 +680,7 @@ class PromptSearch:
                 return None
             import openai
 
-            client = openai.OpenAI(api_key=self.endpoint.api_key or "not-needed", base_url=self.endpoint.base_url,
-                                   max_retries=self.endpoint.max_retries, timeout=self.endpoint.timeout)
+            client = make_client(self.calls.endpoint, max_retries=self.calls.max_retries, timeout=self.calls.timeout)
             try:
                 raw = client.chat.completions.with_raw_response.create(**req)
             except openai.OpenAIError:
@@ -686,7 +690,7 @@ class PromptSearch:
             from core.backends.openai_compat import _body_of
 
             body = _body_of(raw.text)
-            responses.put(self.store, key, self.endpoint.base_url, req, body, None)
+            responses.put(self.store, key, self.calls.endpoint.base_url, req, body, None)
             self.calls_used += 1
             usage = body.get("usage") or {}
             self.usd_used += self.price(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0) or 0.0
@@ -699,7 +703,7 @@ class PromptSearch:
 
     def _start(self) -> int:
         settings = {"space": self.space.to_dict(), "budget": asdict(self.budget),
-                    "base_url": responses.endpoint_id(self.endpoint.base_url) if self.backend != "local" else None}
+                    "base_url": responses.endpoint_id(self.calls.endpoint.base_url) if self.backend != "local" else None}
         cur = self.store.execute("INSERT INTO optimizations(dataset_hash, backend, settings_json) VALUES (?, ?, ?)",
                                  (self.dataset.hash, self.target, to_json(settings)))
         return int(cur.lastrowid)
@@ -800,7 +804,7 @@ class PromptSearch:
             test["chosen_accuracy"] = self.accuracy(chosen, split="test")
             test["naive_accuracy"] = self.accuracy(naive, split="test")
             if chosen.hash != naive.hash and test["chosen_accuracy"] is not None and test["naive_accuracy"] is not None:
-                from core.stats import aligned, compare
+                from core.evaluation.stats import aligned, compare
 
                 cmp = compare(*aligned(self.correct(chosen, "test"), self.correct(naive, "test")),
                               a="the chosen prompt", b="the naive prompt")
@@ -830,7 +834,7 @@ class PromptSearch:
     def _honesty(self, chosen: Candidate | None, finalists: list[Candidate], final_n: int | None,
                  est: Estimate) -> dict:
         """Can the dev split tell the top candidates apart? What a user must know before trusting the choice."""
-        from core.stats import aligned, compare, minimum_detectable_difference
+        from core.evaluation.stats import aligned, compare, minimum_detectable_difference
 
         out: dict[str, Any] = {"dev_n": len(self.dev), "final_n": final_n, "top_two": None, "chosen_vs_naive_dev": None,
                                "min_detectable_diff": None, "separable": None, "warnings": []}
@@ -871,16 +875,16 @@ class PromptSearch:
 
 
 def estimate(store: Store, dataset: Dataset, target: str, budget: Budget, space: SearchSpace | None = None,
-             endpoint: Endpoint | None = None) -> Estimate:
+             calls: CallOptions | None = None) -> Estimate:
     """What a search will try and spend at most — computed before any call."""
-    return PromptSearch(store, dataset, target, budget, space, endpoint).estimate()
+    return PromptSearch(store, dataset, target, budget, space, calls).estimate()
 
 
 def optimize(store: Store, dataset: Dataset, target: str, budget: Budget, space: SearchSpace | None = None,
-             endpoint: Endpoint | None = None, progress: Callable[[Progress], None] | None = None,
+             calls: CallOptions | None = None, progress: Callable[[Progress], None] | None = None,
              stop: threading.Event | Callable[[], bool] | None = None) -> Result:
     """Search for the best prompt of `dataset` on `target` ('local' or 'openai:<model>') within `budget`."""
-    return PromptSearch(store, dataset, target, budget, space, endpoint, progress, stop).run()
+    return PromptSearch(store, dataset, target, budget, space, calls, progress, stop).run()
 
 
 def latest(store: Store, dataset_hash: str, target: str | None = None) -> dict | None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
-from core import dataset as datasets
-from core import pii
-from core.dataset import Dataset, Example
+from core.data import dataset as datasets
+from core.data import pii
+from core.data.dataset import Dataset, Example
 from core.store import Store
 
 

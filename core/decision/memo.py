@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from core import economics as eco
-from core import report as reports
-from core import runs as runs_mod
+from core.evaluation import report as reports
+from core.evaluation import runs as runs_mod
 from core.catalog import load_catalog
-from core.dataset import Dataset
+from core.data.dataset import Dataset
 from core.store import Store
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
@@ -65,7 +65,8 @@ def build(store: Store, dataset: Dataset, run_ids: Sequence[int], scenario: eco.
     """The memo of these runs (best first) and this economic scenario."""
     if not run_ids:
         raise ValueError("the memo needs at least one evaluation run")
-    from core import economics_charts, evaluate_charts
+    from core.decision import charts as economics_charts
+    from core.evaluation import charts as evaluate_charts
 
     today = today or dt.date.today()
     run_list = [runs_mod.get(store, i) for i in run_ids]

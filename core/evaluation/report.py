@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from core import runs as runs_mod
-from core.metrics import RunMetrics, compute, correct_vector
-from core.stats import Comparison, aligned, compare
+from core.evaluation import runs as runs_mod
+from core.evaluation.metrics import RunMetrics, compute, correct_vector
+from core.evaluation.stats import Comparison, aligned, compare
 from core.store import Store
-from core.verdict import Entry, Verdict, decide
+from core.evaluation.verdict import Entry, Verdict, decide
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Optimized prompts as approaches: `local:prompt:<hash>` and `openai:<model>:prompt:<hash>`.
 
-The hash names a row of the store's `prompts` table (core.prompt_store), so the
+The hash names a row of the store's `prompts` table (core.prompts.store), so the
 factories need the `store` backend option. Importing this module does not import torch.
 
 - LocalPrompt: each label is embedded as its name + the prompt's guideline; fixed
@@ -21,11 +21,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from core.approach import Approach, Prediction, Spec, register, register_suggestions
+from core.approach import Approach, Prediction, Spec
+
+from core.backends import register, register_suggestions
 from core.backends.local import ENCODER, _normalise
 from core.backends.openai_compat import ChatApproach
-from core.dataset import Example
-from core.prompt_space import Candidate, resolve_exemplars
+from core.data.dataset import Example
+from core.prompts.space import Candidate, resolve_exemplars
 from core.retrieval import Retriever
 
 
@@ -55,7 +57,7 @@ class SharedIndex:
 
 
 def _load(spec: Spec, ref: str, options: dict) -> Candidate:
-    from core import prompt_store
+    from core.prompts import store as prompt_store
 
     store = options.get("store")
     if store is None:
@@ -215,7 +217,7 @@ def _chat_factory(spec: Spec, **options: Any) -> ChatPrompt:
 @register_suggestions
 def _promoted(store, dataset) -> list[str]:
     """The prompted baseline of this dataset version, offered wherever approaches are picked (Evaluate)."""
-    from core import prompt_store
+    from core.prompts import store as prompt_store
 
     rec = prompt_store.promoted_baseline(store, dataset.hash)
     return [rec.spec] if rec is not None else []

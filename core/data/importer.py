@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable
 
-from core.validate import Finding, check_messages, content_text
+from core.data.validation import Finding, check_messages, content_text
 
 TEXT_NAMES = ("text", "input", "prompt", "message", "ticket", "body", "content", "question", "utterance", "sentence", "query", "description", "subject")
 LABEL_NAMES = ("label", "category", "class", "intent", "target", "y", "output", "answer", "completion", "topic", "queue", "tag")

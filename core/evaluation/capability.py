@@ -126,7 +126,7 @@ def answer_suite(model: str, probes: list[Probe], **call_options) -> ModelResult
 def check(base_model: str, tuned_model: str, *, store, base_url: str | None = None, api_key: str | None = None,
           probes: list[Probe] | None = None, concurrency: int = 4) -> CapabilityReport:
     """Run the suite on both models (cached: re-checking is free) and compare."""
-    from core.stats import mcnemar_exact
+    from core.evaluation.stats import mcnemar_exact
 
     probes = probes or load_suite()
     opts = dict(store=store, base_url=base_url, api_key=api_key, concurrency=concurrency)

@@ -13,8 +13,8 @@ import json
 import re
 from typing import Iterable, Sequence
 
-from core.dataset import Dataset, Example
-from core.task import Task
+from core.data.dataset import Dataset, Example
+from core.data.task import Task
 
 # OWASP "CSV injection": a cell starting with one of these runs as a formula in Excel / Sheets / LibreOffice.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from core.task import Task
+from core.data.task import Task
 
 MAX_ERRORS = 8
 MAX_TEXT_CHARS = 400

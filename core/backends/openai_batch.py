@@ -18,8 +18,8 @@ from core.approach import Prediction
 from core.store import to_json
 
 if TYPE_CHECKING:
-    from core.backends.openai_compat import ChatApproach
-    from core.dataset import Example
+    from core.approach import Approach as ChatApproach  # the ChatApproach (typed loosely: no import cycle)
+    from core.data.dataset import Example
 
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 POLL_INTERVAL_S = 10.0
@@ -74,7 +74,7 @@ async def _collect(client, store, base_url: str | None, batch_id: str, requests:
 async def run_batch(approach: "ChatApproach", texts: list[str], shots: list[list["Example"]],
                     stop: threading.Event, poll_s: float | None = None) -> AsyncIterator[tuple[int, Prediction]]:
     """(position, prediction) for every text: cached ones at once, the rest when the batch completes."""
-    from core.backends.openai_compat import describe_error, make_async_client
+    from core.endpoint import Endpoint, async_client, describe_error
 
     store, base_url = approach.store, approach.base_url
     poll_s = POLL_INTERVAL_S if poll_s is None else poll_s
@@ -96,7 +96,7 @@ async def run_batch(approach: "ChatApproach", texts: list[str], shots: list[list
         yield item
     if len(done) == len(keys):
         return
-    client = make_async_client(approach.api_key, base_url, approach.max_retries, approach.timeout)
+    client = async_client(Endpoint(approach.api_key, base_url), max_retries=approach.max_retries, timeout=approach.timeout)
     errors: dict[str, str] = {}
     try:
         # First finish what an earlier (killed) run already submitted.

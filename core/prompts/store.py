@@ -1,6 +1,6 @@
 """The prompts table: every scored candidate prompt, the promoted one ("the prompted baseline"), exports.
 
-A row is a hashed, fully materialised prompt design (core.prompt_space.Candidate)
+A row is a hashed, fully materialised prompt design (core.prompts.space.Candidate)
 with what it scored. Promoting a row makes it the prompted baseline of its
 dataset version — the one Evaluate and Decide compare everything against —
 and gives it a version number (v1, v2, … per dataset) that never changes.
@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from core import dataset as datasets
-from core.prompt_space import Candidate, resolve_exemplars
+from core.data import dataset as datasets
+from core.prompts.space import Candidate, resolve_exemplars
 from core.prompting import format_answer, response_format, system_prompt
 from core.store import Store, to_json
 

@@ -10,12 +10,11 @@ import csv
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Iterable, Literal
 
 from core.config import DATA_DIR
 from core.store import Store, to_json
-from core.task import Task
+from core.data.task import Task
 
 Split = Literal["train", "dev", "test"]
 SPLITS: tuple[Split, ...] = ("train", "dev", "test")
@@ -158,21 +157,3 @@ def list_versions(store: Store) -> list[dict]:
             " GROUP BY d.hash ORDER BY d.created_at"
         )
     ]
-
-
-def resolve(store: Store, ref: str) -> Dataset:
-    """A dataset from a CLI argument: 'sample', a file path, or a stored hash (prefix)."""
-    if ref == "sample":
-        ds = load_sample()
-        save(store, ds)
-        return ds
-    path = Path(ref)
-    if path.exists():
-        # Any format the Dataset page imports; bad lines are left out (`python -m core validate` lists them).
-        from core.datareport import dataset_from_import
-        from core.importer import read_file
-
-        ds = dataset_from_import(read_file(path))
-        save(store, ds)
-        return ds
-    return load(store, ref)

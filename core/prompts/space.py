@@ -29,9 +29,9 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 
 from core.approach import config_hash
-from core.dataset import Example
+from core.data.dataset import Example
 from core.prompting import PromptConfig, select_exemplars
-from core.task import Task
+from core.data.task import Task
 
 NAIVE_INSTRUCTION = Task.model_fields["instruction"].default
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
-from core.approach import family
-from core.metrics import RunMetrics
-from core.stats import Comparison, accuracy_ci, aligned, compare
+from core.backends import family
+from core.evaluation.metrics import RunMetrics
+from core.evaluation.stats import Comparison, accuracy_ci, aligned, compare
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Entry:
 @dataclass(frozen=True)
 class Standing:
     spec: str
-    kind: str  # prompting | rag | fine-tuning | classical | other (core.approach.family)
+    kind: str  # prompting | rag | fine-tuning | classical | other (core.backends.family)
     accuracy: float
     accuracy_ci95: tuple[float, float]
     macro_f1: float

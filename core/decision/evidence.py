@@ -11,7 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.approach import family
+from core.backends import family
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class RunSummary:
     id: int
     approach: str
-    family: str                     # prompting | rag | fine-tuning | classical | other (core.approach.family)
+    family: str                     # prompting | rag | fine-tuning | classical | other (core.backends.family)
     backend: str
     model: str
     dataset_hash: str
@@ -159,7 +159,7 @@ def evidence_from_runs(runs: list[RunSummary], baseline_spec: str | None = None)
 
 def load_evidence(store: "Store", dataset_hash: str | None = None, split: str | None = "test") -> Evidence:
     """Evidence from the store's runs; empty (nothing filled) when there are none."""
-    from core.prompt_store import promoted_baseline
+    from core.prompts.store import promoted_baseline
 
     promoted = promoted_baseline(store, dataset_hash) if dataset_hash else None
     return evidence_from_runs(run_summaries(store, dataset_hash, split), promoted.spec if promoted else None)

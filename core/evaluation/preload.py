@@ -16,8 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable, Sequence
 
-from core import dataset as datasets
-from core import runs as runs_mod
+from core.data import dataset as datasets
+from core.evaluation import runs as runs_mod
 from core.config import DATA_DIR
 from core.store import Store, to_json
 
@@ -147,7 +147,7 @@ def regenerate(store: Store, approaches: Sequence[str] = DEFAULT_APPROACHES, pat
                progress: Callable[[str, int, int], None] | None = None,
                trainings: Sequence[str] = DEFAULT_TRAININGS) -> dict:
     """Fine-tune, run every approach on the sample's test split for real, and write the bundle."""
-    from core.approach import approach_from_spec
+    from core.backends import approach_from_spec
 
     sample = datasets.load_sample()
     approaches = [*approaches, *train_models(store, trainings)]

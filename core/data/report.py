@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from statistics import mean, median
 from typing import Callable, Literal
 
-from core import economics, pii, quality, tokens
+from core import economics, tokens
+
+from core.data import pii, quality
 from core.catalog import load_catalog
-from core.dataset import Dataset, Example, stratified_split
-from core.export import chat_messages
-from core.importer import ImportResult, Row
-from core.task import Task
-from core.validate import Finding, check_label, check_tokens, dataset_findings, errors, warnings
+from core.data.dataset import Dataset, Example, stratified_split
+from core.data.export import chat_messages
+from core.data.importer import ImportResult, Row
+from core.data.task import Task
+from core.data.validation import Finding, check_label, check_tokens, dataset_findings, errors, warnings
 
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
 EMBEDDING_MAX_ROWS = 20_000  # MiniLM embeds ~400 texts/s here: beyond this the semantic check would take minutes
@@ -106,7 +108,7 @@ class DataReport:
 
 
 def local_tier_installed() -> bool:
-    from core.backends.status import local_status
+    from core.tiers import local_status
 
     return local_status().ready
 

@@ -14,7 +14,7 @@ import random
 from collections import defaultdict
 from typing import Sequence
 
-from core.dataset import Example
+from core.data.dataset import Example
 
 KEEP = 0.5  # share of candidates that survive a round
 

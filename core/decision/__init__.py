@@ -1,0 +1,1 @@
+"""Decision: the questionnaire, the evidence, the memo, the economics charts."""

@@ -112,11 +112,12 @@ def current_dataset() -> datasets.Dataset:
     if h is None:
         h = datasets.save(s, datasets.load_sample())
         st.session_state["dataset_hash"] = h
-    return _load_dataset(s.path.as_posix(), h)
+    return load_version(s.path.as_posix(), h)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _load_dataset(db_path: str, h: str) -> datasets.Dataset:
+def load_version(db_path: str, h: str) -> datasets.Dataset:
+    """A stored dataset version (cached per workspace and hash)."""
     return datasets.load(_store(db_path), h)
 
 

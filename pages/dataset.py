@@ -68,7 +68,7 @@ def _report(key: tuple, compute):
 
 def _version_report(h: str):
     return _report(("version", h, model, semantic), lambda progress: datareport.from_dataset(
-        shared._load_dataset(store.path.as_posix(), h), model=model, embeddings=semantic, progress=progress))
+        shared.load_version(store.path.as_posix(), h), model=model, embeddings=semantic, progress=progress))
 
 
 def _import_report(imported, key: str, task):

@@ -11,6 +11,7 @@ import streamlit as st
 from core.data import report as datareport, export, importer, versions
 
 from core import labelling
+from core.evaluation import runs
 from core.catalog import load_catalog
 from pages import _shared as shared
 
@@ -78,7 +79,7 @@ def _import_report(imported, key: str, task):
 
 def _save(new, note: str) -> None:
     """Save an edited version, make it current, and tell the user on the next run."""
-    saved = versions.save_version(store, ds, new, note)
+    saved = versions.save_version(store, ds, new, note, test_runs=runs.test_runs(store, ds.hash))
     shared.select_dataset(saved.hash)
     st.session_state["ds_message"] = (saved.message, saved.test_was_frozen and saved.test_changed > 0)
     st.rerun()
@@ -228,7 +229,7 @@ with tab_version:
                   f"edited {len(changed)} examples")
 
     with st.expander("Split", icon=":material/call_split:"):
-        frozen_runs = versions.test_runs(store, ds.hash)
+        frozen_runs = runs.test_runs(store, ds.hash)
         if frozen_runs:
             st.info(f"The test split was used by {frozen_runs} evaluation run(s): it is frozen. Re-splitting only "
                     "re-draws train and dev.", icon=":material/lock:")
@@ -237,7 +238,7 @@ with tab_version:
         dev_share = s2.slider("Dev share", 0.05, 0.4, 0.15, 0.05)
         test_share = s3.slider("Test share", 0.1, 0.5, 0.25, 0.05, disabled=bool(frozen_runs))
         if st.button("Re-split (stratified by label)", icon=":material/shuffle:"):
-            _save(ds.with_examples(versions.resplit(ds, store, seed=int(seed), dev=dev_share, test=test_share)),
+            _save(ds.with_examples(versions.resplit(ds, bool(frozen_runs), seed=int(seed), dev=dev_share, test=test_share)),
                   f"re-split with seed {int(seed)}")
 
 # --- import ------------------------------------------------------------------------------------------------

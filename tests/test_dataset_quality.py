@@ -14,6 +14,7 @@ import pytest
 from core.data import dataset as datasets
 from core.data import report as datareport, export, pii, quality, versions
 from core import labelling, tokens
+from core.evaluation import runs
 from core.data.dataset import Example
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,16 +112,19 @@ def test_edits_make_versions_and_frozen_test_says_so(store):
                   "VALUES (?, 'test', 'classical:tfidf-lr', 'c', '{}', 'classical')", (h0,))
     # a train-only edit: a new version, nothing to warn about
     train_ex = ds.split("train")[0]
-    saved = versions.save_version(store, ds, ds.with_examples(versions.relabel(ds.examples, {train_ex.id: "other"})), "relabel")
+    used = runs.test_runs(store, h0)
+    assert used == 1
+    saved = versions.save_version(store, ds, ds.with_examples(versions.relabel(ds.examples, {train_ex.id: "other"})), "relabel",
+                                  test_runs=used)
     assert saved.hash != h0 and saved.test_changed == 0 and "frozen" not in saved.message
     # an edit touching a used test example: still a new version, and it says so
     edited = ds.with_examples(versions.drop(ds.examples, [test_ex.id]))
-    saved = versions.save_version(store, ds, edited, "drop duplicate")
+    saved = versions.save_version(store, ds, edited, "drop duplicate", test_runs=used)
     assert saved.test_changed == 1 and saved.test_was_frozen and "frozen" in saved.message
     assert {v["hash"] for v in datasets.list_versions(store)} >= {h0, saved.hash}
     assert datasets.load(store, h0) == ds  # the old version is untouched
     # re-splitting keeps a used test split as it is
-    redone = versions.resplit(ds, store, seed=99)
+    redone = versions.resplit(ds, frozen=True, seed=99)
     assert [e.id for e in redone if e.split == "test"] == [e.id for e in ds.split("test")]
     assert [e.id for e in redone] == [e.id for e in ds.examples]
 
@@ -133,7 +137,7 @@ def test_redaction_version_has_no_pii_left(store):
     before = datareport.from_dataset(leaky, embeddings=False)
     assert len(before.pii) == own + 10
     redacted = leaky.with_examples(versions.redact(leaky.examples))
-    saved = versions.save_version(store, leaky, redacted, "redact PII")
+    saved = versions.save_version(store, leaky, redacted, "redact PII", test_runs=0)
     after = datareport.from_dataset(datasets.load(store, saved.hash), embeddings=False)
     assert after.pii == [] and "[EMAIL]" in after.rows[0].text and "[PHONE]" in after.rows[0].text
 
@@ -148,7 +152,7 @@ def test_preference_pairs_survive_import_and_edits(store, tmp_path):
     h = datasets.save(store, ds)
     versions.save_preferences(store, h, datareport.rejected_answers(report, ds))
     edited = ds.with_examples(versions.drop(ds.examples, [ds.examples[0].id]))
-    saved = versions.save_version(store, ds, edited, "drop one")
+    saved = versions.save_version(store, ds, edited, "drop one", test_runs=0)
     pairs = versions.preference_pairs(store, datasets.load(store, saved.hash), split=None)
     assert len(pairs) == 11
     out = [json.loads(x) for x in export.preference_jsonl(ds.task, pairs).splitlines()]

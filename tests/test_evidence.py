@@ -27,7 +27,7 @@ def test_measured_inputs_name_their_run(store):
     prompted = _run(store, "openai:gpt-4o-mini:zero-shot", "openai", "gpt-4o-mini", [
         ("billing", "billing", 400, 410, 3, None), ("bug", "billing", 600, 390, 3, None),
         ("bug", None, 500, 400, 9, None),              # invalid output: counts as wrong
-        ("bug", None, None, None, None, "timeout"),    # failed call: not scored
+        ("bug", None, None, None, None, "timeout"),    # failed call: counts as wrong too (core.evaluation.metrics)
     ])
     tuned = _run(store, "openai:ft:gpt-4o-mini-2024-07-18:org::x1:zero-shot", "openai", "ft:gpt-4o-mini-2024-07-18:org::x1", [
         ("billing", "billing", 300, 12, 2, None), ("bug", "bug", 350, 14, 2, None), ("bug", "bug", 320, 13, 2, None),
@@ -36,13 +36,13 @@ def test_measured_inputs_name_their_run(store):
 
     runs = {r.id: r for r in run_summaries(store, split="test")}
     assert set(runs) == {prompted, tuned}
-    assert runs[prompted].n == 3 and runs[prompted].accuracy == pytest.approx(1 / 3)
+    assert runs[prompted].n == 4 and runs[prompted].accuracy == pytest.approx(1 / 4)
     assert runs[prompted].latency_p50_ms == 500 and runs[tuned].family == "fine-tuning"
 
     ev = load_evidence(store, dataset_hash="abc123")
     assert ev.prompt_tokens.value == pytest.approx(400) and ev.prompt_tokens.run_id == prompted
     assert ev.finetuned_prompt_tokens.value == pytest.approx(13) and ev.finetuned_prompt_tokens.run_id == tuned
-    assert ev.quality_gap_points.value == pytest.approx(100 * (1 - 1 / 3))
+    assert ev.quality_gap_points.value == pytest.approx(100 * (1 - 1 / 4))
     assert f"run #{tuned}" in ev.quality_gap_points.source and f"run #{prompted}" in ev.quality_gap_points.source
     assert ev.prompted_latency_ms.value == 500 and ev.rag_prompt_tokens is None
 

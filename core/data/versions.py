@@ -4,6 +4,9 @@ The test split is frozen once an evaluation used it: an edit that changes a
 test example still saves (as a new version, like every edit) but says that
 results measured on the old test split stay tied to the old version, and a
 re-split keeps the used test examples where they are.
+
+Whether runs used a test split is the caller's to say (core.evaluation.runs.test_runs
+counts them): data sits below evaluation and never reads the runs itself.
 """
 
 from __future__ import annotations
@@ -26,12 +29,6 @@ class SavedVersion:
     test_was_frozen: bool = False
 
 
-def test_runs(store: Store, dataset_hash: str) -> int:
-    """How many evaluation runs used this version's test split."""
-    row = store.query_one("SELECT COUNT(*) AS n FROM runs WHERE dataset_hash = ? AND split = 'test'", (dataset_hash,))
-    return int(row["n"]) if row else 0
-
-
 def test_changes(old: Dataset, new: Dataset) -> int:
     """Test examples added, removed or changed (text or label) between two versions, matched by id."""
     before = {e.id: (e.text, e.label) for e in old.split("test")}
@@ -39,8 +36,15 @@ def test_changes(old: Dataset, new: Dataset) -> int:
     return sum(before.get(k) != after.get(k) for k in before.keys() | after.keys())
 
 
-def save_version(store: Store, parent: Dataset | None, new: Dataset, note: str) -> SavedVersion:
-    """Store `new` (derived from `parent`), carry its parent's preference pairs over, and say what happened."""
+def save_version(store: Store, parent: Dataset | None, new: Dataset, note: str, *,
+                 test_runs: int | None = None) -> SavedVersion:
+    """Store `new` (derived from `parent`), carry its parent's preference pairs over, and say what happened.
+
+    `test_runs`: how many evaluation runs used the parent's test split (core.evaluation.runs.test_runs);
+    required with a parent, since a used test split is frozen.
+    """
+    if parent is not None and test_runs is None:
+        raise TypeError("save_version(parent=…) needs test_runs=: how many runs used the parent's test split")
     h = datasets.save(store, new, note=note)
     if parent is None:
         return SavedVersion(h, None, f"Saved version {h[:8]} ({len(new.examples)} examples).")
@@ -48,7 +52,7 @@ def save_version(store: Store, parent: Dataset | None, new: Dataset, note: str) 
     if h == parent.hash:
         return SavedVersion(h, parent.hash, f"Nothing changed: still version {h[:8]}.")
     changed = test_changes(parent, new)
-    used = test_runs(store, parent.hash)
+    used = test_runs
     message = f"Saved new version {h[:8]} ({note}); version {parent.hash[:8]} is kept."
     if changed and used:
         message = (
@@ -77,9 +81,10 @@ def redact(examples: Iterable[Example], ids: Iterable[str] | None = None) -> lis
     return [replace(e, text=pii.redact(e.text)) if only is None or e.id in only else e for e in examples]
 
 
-def resplit(dataset: Dataset, store: Store | None = None, seed: int = 7, dev: float = 0.15, test: float = 0.25) -> list[Example]:
-    """A stratified train/dev/test split with a seed; if the test split is frozen, its examples stay in test."""
-    if store is not None and test_runs(store, dataset.hash) and dataset.split("test"):
+def resplit(dataset: Dataset, frozen: bool = False, seed: int = 7, dev: float = 0.15, test: float = 0.25) -> list[Example]:
+    """A stratified train/dev/test split with a seed; if the test split is `frozen` (runs used it:
+    core.evaluation.runs.test_runs), its examples stay in test."""
+    if frozen and dataset.split("test"):
         fixed = dataset.split("test")
         rest = [e for e in dataset.examples if e.split != "test"]
         # The rest goes to train/dev only: its stratified "test" share becomes dev, and the

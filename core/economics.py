@@ -233,7 +233,7 @@ def approach_costs(info: ModelInfo, s: Scenario) -> dict[str, ApproachCost]:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class CostComparison:
     """The break-even answer, as the CLI prints it (keys are a stable contract: add, never rename).
 
     The fine-tuned fields are None for a model the catalog gives no fine-tuning prices.
@@ -264,7 +264,7 @@ class Comparison:
         return asdict(self)
 
 
-def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> Comparison:
+def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> CostComparison:
     """Prompting vs fine-tuning (vs RAG) on one model: daily costs, break-even, lifecycle and total cost.
 
     The total cost of ownership re-trains the fine-tune each time the base model
@@ -296,7 +296,7 @@ def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> Compa
         warnings.append(f"the fine-tune never pays back at {s.calls_per_day:,.0f} calls/day")
     elif flag:
         warnings.append(f"{info.id} retires on {info.retires.isoformat()}, before the fine-tune pays back")
-    return Comparison(
+    return CostComparison(
         model=info.id,
         calls_per_day=s.calls_per_day,
         baseline_cost_per_call=base.cost_per_call,

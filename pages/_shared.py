@@ -182,7 +182,7 @@ def _resume_jobs(db_path: str) -> list[str]:
 
 
 def report(run_rows: list[dict], labels: list[str]):
-    """The evaluation Report of these runs (rows of runs.list_runs), cached until a run gains predictions."""
+    """The EvaluationReport of these runs (rows of runs.list_runs), cached until a run gains predictions."""
     stamp = tuple((r["id"], r["n_predictions"], r.get("n_errors")) for r in run_rows)
     return _report(store().path.as_posix(), stamp, tuple(labels))
 

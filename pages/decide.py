@@ -12,7 +12,7 @@ from core import catalog as cat
 from core import economics as eco
 from core.decision import charts
 from core.evaluation import runs
-from core.decision.questionnaire import CHANGES_OFTEN, Questionnaire, decide, flow_dot
+from core.decision.questionnaire import CHANGES_OFTEN, Questionnaire, flow_dot, recommend
 from core.decision.evidence import load_evidence
 from core.tokens import count_tokens
 from pages import _shared as shared
@@ -211,7 +211,7 @@ q = Questionnaire(
     hosted_fine_tuning_open=org_open and info.can_start_jobs(TODAY),
     pays_back_before_retirement=None if comparison.retires_before_break_even is None else not comparison.retires_before_break_even,
 )
-decision = decide(q)
+decision = recommend(q)
 with rec_box:
     st.header("2 · Recommendation")
     recs = decision.recommendations

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from core.decision.questionnaire import EDGES, NODES, Questionnaire, decide, flow_dot
+from core.decision.questionnaire import EDGES, NODES, Questionnaire, flow_dot, recommend
 
 BASE = dict(need="behaviour", data_changes="monthly", labelled_examples=300, system_prompt_tokens=200, calls_per_day=1_000)
 
@@ -30,21 +30,21 @@ BASE = dict(need="behaviour", data_changes="monthly", labelled_examples=300, sys
     ({"need": "both", "consistent_format": True}, "rag", "rag-knowledge", "ft_hosted"),
 ])
 def test_ladder(answers, approach, rule, end):
-    d = decide(Questionnaire(**{**BASE, **answers}))
+    d = recommend(Questionnaire(**{**BASE, **answers}))
     rec = {r.approach: r for r in d.recommendations}[approach]
     assert rule in rec.rules and rec.reasons
     assert d.path[-1] == end
 
 
 def test_never_fine_tune_for_facts_even_with_every_trigger():
-    d = decide(Questionnaire(**{**BASE, "need": "knowledge", "consistent_format": True, "system_prompt_tokens": 2000,
+    d = recommend(Questionnaire(**{**BASE, "need": "knowledge", "consistent_format": True, "system_prompt_tokens": 2000,
                                 "calls_per_day": 1e6, "quality_gap_points": 40}))
     assert not any(r.approach.startswith("fine-tune") for r in d.recommendations)
     assert "facts" in d.not_recommended["fine-tuning"]
 
 
 def test_both_needs_recommend_rag_and_fine_tuning_together():
-    d = decide(Questionnaire(**{**BASE, "need": "both", "system_prompt_tokens": 900}))
+    d = recommend(Questionnaire(**{**BASE, "need": "both", "system_prompt_tokens": 900}))
     assert {"rag", "fine-tune-hosted"} <= {r.approach for r in d.primary}
 
 
@@ -60,7 +60,7 @@ def test_every_path_yields_a_recommendation_with_reasons_along_drawn_edges():
     edges = {(s, d) for s, d, _ in EDGES}
     ends = set()
     for values in itertools.product(*ANSWER_SPACE.values()):
-        d = decide(Questionnaire(**dict(zip(ANSWER_SPACE, values))))
+        d = recommend(Questionnaire(**dict(zip(ANSWER_SPACE, values))))
         assert d.primary and all(r.reasons and r.rules and r.title for r in d.primary)
         assert set(zip(d.path, d.path[1:])) <= edges
         assert NODES[d.path[-1]][1] == "outcome"
@@ -69,7 +69,7 @@ def test_every_path_yields_a_recommendation_with_reasons_along_drawn_edges():
 
 
 def test_flow_dot_highlights_exactly_the_taken_path():
-    d = decide(Questionnaire(**{**BASE, "consistent_format": True, "pii_in_data": True}))
+    d = recommend(Questionnaire(**{**BASE, "consistent_format": True, "pii_in_data": True}))
     dot = flow_dot(d)
     assert dot.startswith("digraph") and dot.count("->") == len(EDGES)
     highlighted = [line.split("->")[0].strip() + "->" + line.split("->")[1].split("[")[0].strip()
@@ -79,7 +79,7 @@ def test_flow_dot_highlights_exactly_the_taken_path():
 
 
 def test_measured_latency_replaces_the_typical_round_trip():
-    fast_enough = decide(Questionnaire(**{**BASE, "latency_budget_ms": 250, "prompted_latency_ms": 180}))
+    fast_enough = recommend(Questionnaire(**{**BASE, "latency_budget_ms": 250, "prompted_latency_ms": 180}))
     assert fast_enough.path[-1] == "prompt"
-    too_slow = decide(Questionnaire(**{**BASE, "latency_budget_ms": 800, "prompted_latency_ms": 1200}))
+    too_slow = recommend(Questionnaire(**{**BASE, "latency_budget_ms": 800, "prompted_latency_ms": 1200}))
     assert too_slow.path[-1] == "ft_local" and any("measured 1,200 ms" in r for r in too_slow.primary[0].reasons)

@@ -49,7 +49,7 @@ def run(args) -> Result:
     return Result(data=result.to_dict(), text=_text(result))
 
 
-def _text(r: eco.Comparison) -> str:
+def _text(r: eco.CostComparison) -> str:
     be = "never" if r.break_even_days is None else f"{r.break_even_days:,.1f} days ({r.break_even_date})"
     lines = [
         f"{r.model} at {r.calls_per_day:,.0f} calls/day",

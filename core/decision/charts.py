@@ -11,7 +11,7 @@ import datetime as dt
 import altair as alt
 import pandas as pd
 
-from core.economics import Comparison
+from core.economics import CostComparison
 from core.palette import SHADES
 
 # The same family colours as every other chart (core.palette): prompting blue, RAG green, fine-tuning orange.
@@ -23,7 +23,7 @@ def _color(names: list[str]) -> alt.Scale:
     return alt.Scale(domain=names, range=[COLORS.get(n, "#7c3aed") for n in names])
 
 
-def cumulative_chart(series: list[dict], comparison: Comparison, start: dt.date, model_label: str) -> alt.LayerChart:
+def cumulative_chart(series: list[dict], comparison: CostComparison, start: dt.date, model_label: str) -> alt.LayerChart:
     """Cumulative US$ per approach over time, the break-even day marked, the base model's retirement as a rule."""
     df = pd.DataFrame(series)
     df["date"] = pd.to_datetime(df["date"])

@@ -61,7 +61,7 @@ class Questionnaire(BaseModel):
     )
 
 
-# --- the flow: nodes and edges, drawn by flow_dot and walked by decide --------------------------
+# --- the flow: nodes and edges, drawn by flow_dot and walked by recommend --------------------------
 
 NODES: dict[str, tuple[str, str]] = {  # id -> (label, kind: start | question | outcome)
     "start": ("Start: a good prompt\nis the baseline", "start"),
@@ -125,7 +125,7 @@ class Decision:
 
 
 class _Builder:
-    """Collects recommendations and fired rules while `decide` walks the ladder."""
+    """Collects recommendations and fired rules while `recommend` walks the ladder."""
 
     def __init__(self):
         self.recs: dict[str, Recommendation] = {}
@@ -182,7 +182,7 @@ def _hosted_latency(q: Questionnaire) -> str:
     return f"typical ~{HOSTED_LATENCY_MS:g} ms"
 
 
-def decide(q: Questionnaire) -> Decision:
+def recommend(q: Questionnaire) -> Decision:
     """Walk the ladder for these answers; every path ends in at least one recommendation with reasons."""
     b = _Builder()
     b.visit("start", "q_need")

@@ -1,4 +1,4 @@
-"""Altair charts of an evaluation Report: what the Evaluate page draws and the decision memo embeds."""
+"""Altair charts of an EvaluationReport: what the Evaluate page draws and the decision memo embeds."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pandas as pd
 
 from core.evaluation.metrics import INVALID
 from core.palette import altair_scale
-from core.evaluation.report import Report
+from core.evaluation.report import EvaluationReport
 
 
-def _standings_frame(rep: Report) -> pd.DataFrame:
+def _standings_frame(rep: EvaluationReport) -> pd.DataFrame:
     rows = []
     for s in rep.verdict.standings:
         m = rep.metrics[s.spec]
@@ -20,7 +20,7 @@ def _standings_frame(rep: Report) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def accuracy_chart(rep: Report) -> alt.Chart:
+def accuracy_chart(rep: EvaluationReport) -> alt.Chart:
     """Accuracy per approach with its bootstrap 95 % CI."""
     df = _standings_frame(rep)
     scale = altair_scale(df["approach"])
@@ -36,7 +36,7 @@ def accuracy_chart(rep: Report) -> alt.Chart:
     return (bars + ci).properties(height=max(120, 40 * len(df)))
 
 
-def cost_chart(rep: Report) -> alt.Chart:
+def cost_chart(rep: EvaluationReport) -> alt.Chart:
     """Accuracy against $ per 1,000 calls: up and to the left is better. Unknown prices are left out."""
     df = _standings_frame(rep).dropna(subset=["cost_per_1k_usd"])
     scale = altair_scale(_standings_frame(rep)["approach"])
@@ -53,7 +53,7 @@ def cost_chart(rep: Report) -> alt.Chart:
     return (ci + points).properties(height=320)
 
 
-def latency_chart(rep: Report) -> alt.Chart:
+def latency_chart(rep: EvaluationReport) -> alt.Chart:
     df = _standings_frame(rep).dropna(subset=["latency_p50_ms"])
     long = df.melt(id_vars=["approach"], value_vars=["latency_p50_ms", "latency_p95_ms"], var_name="percentile",
                    value_name="ms")
@@ -69,7 +69,7 @@ def latency_chart(rep: Report) -> alt.Chart:
     ).properties(height=max(120, 50 * len(df)))
 
 
-def per_class_chart(rep: Report) -> alt.Chart:
+def per_class_chart(rep: EvaluationReport) -> alt.Chart:
     rows = [{"approach": name, **pc} for name, m in rep.metrics.items() for pc in m.per_class]
     df = pd.DataFrame(rows)
     return alt.Chart(df).mark_bar().encode(
@@ -81,7 +81,7 @@ def per_class_chart(rep: Report) -> alt.Chart:
     ).properties(height=max(200, 18 * len(df)))
 
 
-def confusion_chart(rep: Report, name: str) -> alt.Chart:
+def confusion_chart(rep: EvaluationReport, name: str) -> alt.Chart:
     m = rep.metrics[name]
     cols = m.labels + [INVALID]
     df = pd.DataFrame([{"gold": g, "predicted": p, "count": m.confusion[i][j]}

@@ -1,4 +1,4 @@
-"""Report: the evidence of several runs on the same data — metrics per run, the paired test, the verdict.
+"""EvaluationReport: the evidence of several runs on the same data — metrics per run, the paired test, the verdict.
 
 What the Evaluate page draws, the CLI prints and the Decide page consumes.
 """
@@ -12,11 +12,11 @@ from core.evaluation import runs as runs_mod
 from core.evaluation.metrics import RunMetrics, compute, correct_vector
 from core.evaluation.stats import Comparison, aligned, compare
 from core.store import Store
-from core.evaluation.verdict import Entry, Verdict, decide
+from core.evaluation.verdict import Entry, Verdict, pick_verdict
 
 
 @dataclass
-class Report:
+class EvaluationReport:
     runs: list[runs_mod.Run]
     metrics: dict[str, RunMetrics]  # by spec
     rows: dict[str, list[dict]]  # per-example predictions by spec
@@ -39,7 +39,7 @@ def display_name(run: runs_mod.Run, among: Sequence[runs_mod.Run]) -> str:
     return run.approach if sum(r.approach == run.approach for r in among) == 1 else f"{run.approach} (run {run.id})"
 
 
-def build(store: Store, run_list: Sequence[runs_mod.Run], labels: Sequence[str]) -> Report:
+def build(store: Store, run_list: Sequence[runs_mod.Run], labels: Sequence[str]) -> EvaluationReport:
     labels = list(labels)
     metrics, rows, entries = {}, {}, []
     for run in run_list:
@@ -52,10 +52,10 @@ def build(store: Store, run_list: Sequence[runs_mod.Run], labels: Sequence[str])
     if len(entries) >= 2:
         a, b = entries[0], entries[1]
         comparison = compare(*aligned(a.correct, b.correct), a=a.spec, b=b.spec)
-    return Report(list(run_list), metrics, rows, comparison, decide(entries), labels)
+    return EvaluationReport(list(run_list), metrics, rows, comparison, pick_verdict(entries), labels)
 
 
-def long_rows(rep: Report) -> list[dict]:
+def long_rows(rep: EvaluationReport) -> list[dict]:
     """One row per (approach, example): the per-example CSV."""
     out = []
     for name, rows in rep.rows.items():
@@ -68,7 +68,7 @@ def long_rows(rep: Report) -> list[dict]:
     return out
 
 
-def side_by_side(rep: Report) -> list[dict]:
+def side_by_side(rep: EvaluationReport) -> list[dict]:
     """One row per example: the text, the gold label and each approach's answer (None: invalid or failed)."""
     by_idx: dict[int, dict] = {}
     for name, rows in rep.rows.items():
@@ -79,7 +79,7 @@ def side_by_side(rep: Report) -> list[dict]:
     return [by_idx[i] for i in sorted(by_idx)]
 
 
-def to_json(rep: Report) -> dict:
+def to_json(rep: EvaluationReport) -> dict:
     """Everything measured, for the metrics download and for other tools."""
     return {
         "runs": [{"id": r.id, "approach": r.approach, "dataset": r.dataset_hash, "split": r.split,

@@ -62,7 +62,7 @@ def _money(x: float | None) -> str:
     return "unknown cost" if x is None else f"${x:,.2f} per 1,000 calls"
 
 
-def decide(entries: Sequence[Entry], seed: int = 0) -> Verdict:
+def pick_verdict(entries: Sequence[Entry], seed: int = 0) -> Verdict:
     if not entries:
         return Verdict(None, "none", "Nothing evaluated yet: run at least two approaches on the test split.",
                        None, None, None, None)

@@ -31,6 +31,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
+from core import specs
 from core.data.dataset import Example
 from core.store import to_json
 from core.data.task import Task
@@ -68,15 +69,10 @@ class Spec:
 
     def __str__(self) -> str:
         if self.backend in MODEL_FIRST_BACKENDS:
-            parts = [self.backend, self.model, self.method] + ([self.arg] if self.arg else [])
+            segments = [self.model, self.method] + ([self.arg] if self.arg else [])
         else:
-            parts = [self.backend, self.method] + ([self.model] if self.model else [])
-        parts += [f"{k}={_fmt(v)}" for k, v in sorted(self.params.items())]
-        return ":".join(parts)
-
-
-def _fmt(v: Any) -> str:
-    return str(v).lower() if isinstance(v, bool) else str(v)
+            segments = [self.method] + ([self.model] if self.model else [])
+        return specs.join(self.backend, segments, self.params)
 
 
 # Backends whose spec names the model before the method: `openai:<model>:<method>`.

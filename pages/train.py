@@ -16,7 +16,8 @@ import streamlit as st
 from pydantic import ValidationError
 
 from core.training import jobs
-from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, guards, missing_modules
+from core.tiers import missing_modules
+from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, guards
 from core.training.curves import loss_rows, overfitting_point
 from core.training.options import OPTIONS
 from pages import _shared as shared

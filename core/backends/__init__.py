@@ -18,9 +18,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-import re
 from typing import TYPE_CHECKING, Any, Callable
 
+from core import specs
 from core.approach import MODEL_FIRST_BACKENDS, Spec
 
 if TYPE_CHECKING:
@@ -29,36 +29,16 @@ if TYPE_CHECKING:
 # Plug-in modules outside this package that register approaches.
 PLUGIN_MODULES = ("core.prompts.approach",)
 
-_PARAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-
-
-def _coerce(value: str) -> Any:
-    low = value.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
-
-
 def parse_spec(text: str) -> Spec:
     """Parse `backend:…` into a Spec (methods are looked up in the registry, so ids may contain colons)."""
     text = text.strip()
-    backend, _, rest = text.partition(":")
-    if not backend or not rest:
+    cut = specs.split(text)
+    backend, head, params = cut.backend, cut.segments, cut.params
+    if not backend or not text.partition(":")[2]:
         raise ValueError(f"approach spec {text!r} must look like 'local:rag:k=8' or 'openai:<model>:zero-shot'")
     methods = registered_methods(backend)
     if not methods:
         raise ValueError(f"unknown backend {backend!r} in {text!r}; known: {', '.join(sorted(known_backends()))}")
-    parts = rest.split(":")
-    n_params = 0
-    while n_params < len(parts) and _PARAM.match(parts[len(parts) - 1 - n_params]):
-        n_params += 1
-    head, tail = parts[: len(parts) - n_params], parts[len(parts) - n_params:]
-    params = {k: _coerce(v) for k, v in (p.split("=", 1) for p in tail)}
     if backend in MODEL_FIRST_BACKENDS:
         # The method is the last method-named segment: `ft:gpt-4o-mini:org::id:rag` has model `ft:…:id`.
         at = max((i for i, p in enumerate(head) if p in methods and i > 0), default=None)

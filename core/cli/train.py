@@ -57,7 +57,8 @@ def _options(args, backend: str) -> dict:
 def run(args) -> Result:
     from pydantic import ValidationError
 
-    from core.training import guards, hosted, missing_modules, parse_backend
+    from core.tiers import missing_modules
+    from core.training import guards, hosted, parse_backend
     from core.training.plan import launch, make_plan
     from core.training.worker import models_dir
 

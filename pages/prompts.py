@@ -2,14 +2,12 @@
 
 import json
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from core.endpoint import Endpoint
-from core.prompts import store as prompt_store
+from core.prompts import charts, results, store as prompt_store
+from core.prompts.search import Budget, CallOptions, PromptSearch, estimate, latest
 from core.tiers import endpoint_status, local_status
-from core.prompts.search import Budget, CallOptions, PromptSearch, latest
 from core.prompts.space import DESCRIPTIONS, INSTRUCTIONS, OUTPUTS, SELECTIONS, SearchSpace, instruction_text
 from pages import _shared as shared
 
@@ -106,9 +104,8 @@ calls = CallOptions(shared.endpoint() or Endpoint())
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _estimate(db: str, dataset_hash: str, target: str, space_json: str, calls: int, usd, base_url):
-    s = shared.store()
-    return PromptSearch(s, shared.current_dataset(), target, Budget(calls, usd),
-                        SearchSpace.from_dict(json.loads(space_json)), CallOptions(Endpoint(base_url=base_url))).estimate()
+    return estimate(shared.store(), shared.current_dataset(), target, Budget(calls, usd),
+                    SearchSpace.from_dict(json.loads(space_json)), CallOptions(Endpoint(base_url=base_url)))
 
 
 try:
@@ -139,55 +136,13 @@ stopped = r2.button("Stop", icon=":material/stop:", key="prompts_stop",
 if stopped:
     st.info("Stopped. Every answer so far is stored: run again to go on without paying twice.", icon=":material/stop:")
 
-ROLE_COLORS = alt.Scale(domain=["chosen", "naive", "Pareto front", "scored on all dev", "dropped early"],
-                        range=["#d62728", "#7f7f7f", "#1f77b4", "#9ecae1", "#e0e0e0"])
 
-
-def _frame(rows: list[dict], dev_n: int) -> pd.DataFrame:
-    df = pd.DataFrame(rows)
-    if df.empty:
-        return df
-
-    def role(r) -> str:
-        if r["chosen"]:
-            return "chosen"
-        if r["naive"]:
-            return "naive"
-        if r["pareto_tokens"] or r["pareto_cost"]:
-            return "Pareto front"
-        return "scored on all dev" if r["dev_n"] >= dev_n else "dropped early"
-
-    df["role"] = df.apply(role, axis=1)
-    return df.sort_values(["dev_n", "dev_accuracy", "tokens_per_call"], ascending=[False, False, True])
-
-
-def _chart(df: pd.DataFrame, x: str, title: str, front: str) -> alt.Chart:
-    scored = df.dropna(subset=[x, "dev_accuracy"])
-    base = alt.Chart(scored).encode(
-        x=alt.X(f"{x}:Q", title=title, scale=alt.Scale(type="log" if x == "tokens_per_call" else "linear")),
-        y=alt.Y("dev_accuracy:Q", title="dev accuracy", axis=alt.Axis(format="%")),
-    )
-    points = base.mark_circle(opacity=0.85).encode(
-        color=alt.Color("role:N", scale=ROLE_COLORS, legend=alt.Legend(title=None, orient="bottom")),
-        size=alt.Size("dev_n:Q", title="dev examples", scale=alt.Scale(range=[20, 220]), legend=None),
-        tooltip=["name", alt.Tooltip("dev_accuracy:Q", format=".1%"), "dev_n", alt.Tooltip(f"{x}:Q", format=",.3f"),
-                 "origin", "hash"],
-    )
-    line = base.transform_filter(alt.datum[front]).mark_line(color="#1f77b4", strokeDash=[4, 3])
-    return (line + points).properties(height=320)
-
-
-def _draw(df: pd.DataFrame, table, chart) -> None:
+def _draw(df, table, chart) -> None:
     if df.empty:
         return
-    local = backend == "local" or (df["cost_per_1k_usd"].fillna(0) == 0).all()
-    c = _chart(df, "tokens_per_call", "tokens per call (log)", "pareto_tokens")
-    if not local:
-        c = alt.hconcat(c, _chart(df, "cost_per_1k_usd", "$ per 1,000 calls", "pareto_cost"))
-    chart.altair_chart(c, width="stretch")
-    cols = ["name", "dev_accuracy", "dev_n", "round", "tokens_per_call", "cost_per_1k_usd", "role", "origin", "hash"]
+    chart.altair_chart(charts.search_chart(df, local=backend == "local"), width="stretch")
     table.dataframe(
-        df[cols], hide_index=True, width="stretch",
+        df[charts.TABLE_COLUMNS], hide_index=True, width="stretch",
         column_config={
             "name": st.column_config.TextColumn("candidate", width="large"),
             "dev_accuracy": st.column_config.ProgressColumn("dev accuracy", format="percent", min_value=0,
@@ -212,7 +167,7 @@ if run_clicked:
         if p.phase in ("round 1", "done", "test") or time.monotonic() - last_draw[0] > 1.0:
             rows = p.rows
             if rows:
-                _draw(_frame([r.to_dict() for r in rows], est.dev_n), table_slot, chart_slot)
+                _draw(charts.candidates_frame([r.to_dict() for r in rows], est.dev_n), table_slot, chart_slot)
                 last_draw[0] = time.monotonic()
 
     search = PromptSearch(store, ds, target, budget, space, calls, progress=on_progress)
@@ -231,7 +186,7 @@ if stored is None:
     st.caption("No search on this dataset and backend yet.")
     st.stop()
 res = stored["result"]
-df = _frame(res["candidates"], res["honesty"]["dev_n"])
+df = charts.candidates_frame(res["candidates"], res["honesty"]["dev_n"])
 if not run_clicked:
     st.caption(f"Latest search: #{stored['id']} · {stored['created_at'][:19].replace('T', ' ')} UTC · "
                f"{stored['status']} · {stored['calls_used']:,} new calls")
@@ -241,23 +196,11 @@ st.caption("Each point is a candidate; bigger points were scored on more dev exa
            + (" (local candidates run free; tokens are what the exported prompt costs on a chat model)."
               if backend == "local" else " or dollars."))
 
-chosen, naive, test = res.get("chosen"), res.get("naive"), res["test"]
-
-
-def pct(x) -> str:
-    return "–" if x is None else f"{x:.1%}"
-
-
+chosen, test = res.get("chosen"), res["test"]
 if chosen is not None:
     st.subheader("The choice, honestly")
-    h = st.columns(4)
-    h[0].metric("Chosen · dev", pct(chosen["dev_accuracy"]), help=f"on {chosen['dev_n']} dev examples")
-    h[1].metric("Chosen · test", pct(test["chosen_accuracy"]),
-                delta=None if test["chosen_accuracy"] is None or chosen["dev_accuracy"] is None
-                else f"{(test['chosen_accuracy'] - chosen['dev_accuracy']) * 100:+.1f} pts vs dev",
-                delta_color="off", help=f"measured once, after the choice, on {test['n']} test examples")
-    h[2].metric("Naive · dev", pct(res["naive_dev_accuracy"]), help="bare label names, zero-shot")
-    h[3].metric("Naive · test", pct(test["naive_accuracy"]))
+    for col, figure in zip(st.columns(4), results.headline(res)):
+        col.metric(**figure, delta_color="off")
     st.markdown(f"**Chosen:** {chosen['name']} — `{chosen['spec']}`")
     if test.get("comparison"):
         (st.success if test["comparison"]["significant"] else st.info)(test["comparison"]["explanation"])
@@ -275,7 +218,7 @@ st.subheader("Promote and export")
 baseline = prompt_store.promoted_baseline(store, ds.hash)
 if baseline is not None:
     st.caption(f"Prompted baseline now: v{baseline.version} · {baseline.name} · `{baseline.spec}` "
-               f"(dev {pct(baseline.dev_accuracy)}, test {pct(baseline.test_accuracy)})")
+               f"(dev {results.pct(baseline.dev_accuracy)}, test {results.pct(baseline.test_accuracy)})")
 else:
     st.caption("No prompt promoted yet: Evaluate and Decide use their default zero-shot prompt.")
 options = list(df["hash"])
@@ -283,7 +226,7 @@ default_i = options.index(chosen["hash"]) if chosen is not None and chosen["hash
 names = dict(zip(df["hash"], df["name"]))
 accs = dict(zip(df["hash"], df["dev_accuracy"]))
 pick = st.selectbox("Candidate", options, index=default_i, key="prompts_pick",
-                    format_func=lambda h: f"{names[h]} · dev {pct(accs[h])} · {h}")
+                    format_func=lambda h: f"{names[h]} · dev {results.pct(accs[h])} · {h}")
 p1, p2, p3 = st.columns(3)
 if p1.button("Promote to prompted baseline", icon=":material/verified:", key="prompts_promote",
              help="Evaluate and Decide compare every approach with the promoted prompt."):

@@ -123,3 +123,39 @@ def test_a_space_refuses_unknown_values():
         SearchSpace(descriptions=("florid",))
     with pytest.raises(ValueError, match="k must be"):
         SearchSpace(ks=(-1,))
+
+
+def test_the_ledger_plans_each_example_once_and_reserves_the_test_calls():
+    from core.prompts.budget import Budget, Ledger
+
+    ledger = Ledger(Budget(calls=100, usd=1.0))
+    ledger.plan_calls("c", "dev", [3, 1, 2])
+    ledger.plan_calls("c", "dev", [3, 1, 2, 5])  # a longer prefix: only the new example is planned
+    assert ledger.planned_calls == 4 and ledger.planned_n("c", [3, 1, 2, 4, 5]) == 3
+    ledger.reserve(90, 20, 0.25)
+    ledger.spend(10, 0.5)
+    assert (ledger.calls_left(), ledger.planned_left(), ledger.usd_left()) == (70, 66, 0.25)
+    ledger.release()
+    assert ledger.calls_left() == 90 and ledger.usd_left() == 0.5
+
+
+def test_roles_figures_and_chart_of_a_stored_result():
+    from core.prompts import charts
+    from core.prompts.results import headline, role
+
+    row = dict(hash="h", name="n", origin="template", dev_accuracy=0.5, dev_n=8, round=0, tokens_per_call=100.0,
+               cost_per_1k_usd=0.0, chosen=False, naive=False, pareto_tokens=False, pareto_cost=False)
+    rows = [row, {**row, "hash": "c", "chosen": True, "dev_n": 68, "dev_accuracy": 0.8, "pareto_tokens": True},
+            {**row, "hash": "v", "naive": True, "dev_n": 68}, {**row, "hash": "p", "dev_n": 68, "pareto_cost": True},
+            {**row, "hash": "a", "dev_n": 68}]
+    assert [role(r, 68) for r in rows] == ["dropped early", "chosen", "naive", "Pareto front", "scored on all dev"]
+    df = charts.candidates_frame(rows, 68)
+    assert list(df["hash"])[0] == "c" and set(df.columns) >= set(charts.TABLE_COLUMNS)
+    assert "hconcat" not in charts.search_chart(df, local=False).to_dict()  # every candidate free: no $ chart
+    df["cost_per_1k_usd"] = 1.0
+    assert "hconcat" in charts.search_chart(df, local=False).to_dict()
+    result = {"chosen": rows[1], "naive_dev_accuracy": 0.5,
+              "test": {"n": 113, "chosen_accuracy": 0.75, "naive_accuracy": None}}
+    figures = headline(result)
+    assert [f["value"] for f in figures] == ["80.0%", "75.0%", "50.0%", "–"]
+    assert figures[1]["delta"] == "-5.0 pts vs dev"

@@ -217,3 +217,27 @@ def delete(store: Store, run_id: int) -> None:
     with store.transaction() as conn:
         conn.execute("DELETE FROM predictions WHERE run_id = ?", (run_id,))
         conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+
+# --- for the prompt search (core.prompts.scoring), which scores candidates on parts of a split ---------------
+
+
+def answers(store: Store, run_id: int) -> dict[int, dict]:
+    """example index -> its stored prediction (gold, label, tokens, cost, error), without the example texts."""
+    return {r["example_idx"]: dict(r) for r in store.query(
+        "SELECT example_idx, gold, label, input_tokens, output_tokens, cost_usd, error FROM predictions"
+        " WHERE run_id = ?", (run_id,))}
+
+
+def mark_running(store: Store, run_id: int) -> None:
+    store.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", (run_id,))
+
+
+def mark_scored(store: Store, run_id: int, total: int) -> str:
+    """After scoring part of a split: 'partial' below `total` answers, else finished (incomplete if a call failed)."""
+    row = store.query_one("SELECT COUNT(*) AS n, SUM(error IS NOT NULL) AS failed FROM predictions"
+                          " WHERE run_id = ?", (run_id,))
+    status = "partial" if row["n"] < total else ("incomplete" if row["failed"] else "finished")
+    store.execute("UPDATE runs SET status = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+                  " WHERE id = ?", (status, run_id))
+    return status

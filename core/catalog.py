@@ -214,6 +214,28 @@ def stored_rows(store: "Store") -> list[dict]:
     return [json.loads(r["row_json"]) for r in store.query("SELECT row_json FROM catalog_rows ORDER BY updated_at, id")]
 
 
+# The columns of the catalog table, in the order a reader compares models.
+TABLE_COLUMNS = ["id", "provider", "input_per_1m", "output_per_1m", "training_per_1m", "ft_input_per_1m",
+                 "ft_output_per_1m", "fine_tunable", "no_new_jobs", "retires", "max_example_tokens", "latency_ms",
+                 "origin", "checked", "source"]
+
+
+# The numeric fields of the custom-row form, as (field, label), in the order they are laid out.
+CUSTOM_NUMBERS = [("input_per_1m", "Input $/1M"), ("output_per_1m", "Output $/1M"), ("training_per_1m", "Training $/1M"),
+                  ("batch_discount", "Batch discount"), ("ft_input_per_1m", "Fine-tuned input $/1M"),
+                  ("ft_output_per_1m", "Fine-tuned output $/1M"), ("latency_ms", "Latency ms")]
+
+
+def custom_row(form: dict) -> dict:
+    """A custom row as typed in a form, ready for `save_row`: a model that cannot be fine-tuned has no
+    fine-tuned prices, a latency of 0 means unknown, and empty fields are left out (the schema's defaults)."""
+    row = dict(form)
+    if not row.get("fine_tunable"):
+        row.update(training_per_1m=None, ft_input_per_1m=None, ft_output_per_1m=None)
+    row["latency_ms"] = row.get("latency_ms") or None
+    return {k: v for k, v in row.items() if v is not None and v != ""}
+
+
 def save_row(store: "Store", row: dict | ModelInfo) -> ModelInfo:
     """Validate and keep a custom row; replaces an earlier custom row with the same id."""
     raw = row.to_row() if isinstance(row, ModelInfo) else dict(row)

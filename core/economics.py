@@ -263,6 +263,12 @@ class CostComparison:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def pays_back_before_retirement(self) -> bool | None:
+        """True: the fine-tune pays back before its base model retires; False: only after it, or never;
+        None: nothing to say (no fine-tuned prices, or no retirement date)."""
+        return None if self.retires_before_break_even is None else not self.retires_before_break_even
+
 
 def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> CostComparison:
     """Prompting vs fine-tuning (vs RAG) on one model: daily costs, break-even, lifecycle and total cost.
@@ -373,6 +379,28 @@ class TokenProfile:
     output_tokens: float            # the label
     training_tokens: int            # one epoch of the training file (ticket + label per example)
     training_examples: int
+
+
+# Guesses per call until the task's examples or measured runs say better: a short ticket with its chat framing,
+# eight retrieved examples for RAG, a label of a few tokens; a training file of 100 such examples.
+GUESS_TICKET_TOKENS = 60
+GUESS_RAG_EXTRA_TOKENS = 600
+GUESS_OUTPUT_TOKENS = 3
+GUESS_TRAINING_EXAMPLES = 100
+GUESS_TRAINING_TOKENS = 10_000
+
+
+def guessed_profile(system_prompt_tokens: int) -> TokenProfile:
+    """Token counts per call when there are no labelled examples to count: the system prompt plus guesses."""
+    return TokenProfile(
+        system_prompt_tokens=system_prompt_tokens,
+        prompt_tokens=system_prompt_tokens + GUESS_TICKET_TOKENS,
+        finetuned_prompt_tokens=GUESS_TICKET_TOKENS,
+        rag_prompt_tokens=system_prompt_tokens + GUESS_RAG_EXTRA_TOKENS,
+        output_tokens=GUESS_OUTPUT_TOKENS,
+        training_tokens=GUESS_TRAINING_TOKENS,
+        training_examples=GUESS_TRAINING_EXAMPLES,
+    )
 
 
 def token_profile(

@@ -37,6 +37,19 @@ class TeacherLabel:
     error: str | None = None   # the call failed (no answer obtained)
 
 
+def teachers(local_tier: bool = False, hosted_models: Sequence[str] = ()) -> list[str]:
+    """The approaches offered as teacher: always the classical one; the local ones with the local tier; each
+    hosted model (few-shot) when an endpoint is configured."""
+    return (["classical:tfidf-lr"] + (["local:rag:k=8", "local:few-shot:k=8"] if local_tier else [])
+            + [f"openai:{m}:few-shot:k=8" for m in hosted_models])
+
+
+def review_rows(labels: Sequence[TeacherLabel]) -> list[dict]:
+    """The review queue as a table: confident answers pre-accepted, unsure ones flagged for a person."""
+    return [{"accept": not t.needs_review, "id": t.example_id, "text": t.text, "label": t.label,
+             "confidence": t.confidence, "review": t.needs_review} for t in labels]
+
+
 def _as_probabilities(scores: np.ndarray) -> np.ndarray:
     """Rows that already are probabilities stay; similarity rows become a sharpened softmax."""
     scores = np.asarray(scores, dtype=float)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.data import report as datareport, export, importer, versions
-
 from core import labelling
+from core.data import charts, export, importer, review, versions
+from core.data import report as datareport
 from core.evaluation import runs
 from core.catalog import load_catalog
 from pages import _shared as shared
@@ -18,12 +17,11 @@ from pages import _shared as shared
 shared.ensure_app_navigation()
 
 ACCEPT = ["csv", "tsv", "txt", "jsonl", "json", "ndjson", "xlsx", "xlsm"]
+MAPPED = ("text", "label", "split", "id")  # the columns a user may map
 
 st.title("Dataset")
-st.markdown(
-    "Import a CSV, TSV, Excel or JSONL file, see every problem with its line number, fix it in place, "
-    "split, and download OpenAI-ready JSONL. Every fix saves a **new version**; old versions stay in the store."
-)
+st.markdown("Import a CSV, TSV, Excel or JSONL file, see every problem with its line number, fix it in place, split, "
+            "and download OpenAI-ready JSONL. Every fix saves a **new version**; old versions stay in the store.")
 store = shared.store()
 ds = shared.current_dataset()
 st.caption(f"**{ds.name}** · version `{ds.hash}` · {len(ds.examples)} examples · {len(ds.task.labels)} labels")
@@ -44,12 +42,10 @@ semantic = right.toggle(
 )
 
 
-# --- cached computations (pure: core decides) ---------------------------------------------------
-
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _import(data: bytes, name: str, text: str | None, label: str | None, split: str | None, ident: str | None):
-    return importer.read_bytes(data, name, importer.ColumnMapping(text=text, label=label, split=split, id=ident))
+def _import(data: bytes, name: str, mapping: importer.ColumnMapping):
+    return importer.read_bytes(data, name, mapping)
 
 
 def _report(key: tuple, compute):
@@ -67,11 +63,6 @@ def _report(key: tuple, compute):
     return cache[key]
 
 
-def _version_report(h: str):
-    return _report(("version", h, model, semantic), lambda progress: datareport.from_dataset(
-        shared.load_version(store.path.as_posix(), h), model=model, embeddings=semantic, progress=progress))
-
-
 def _import_report(imported, key: str, task):
     return _report(("import", key, task.model_dump_json() if task else None, model, semantic),
                    lambda progress: datareport.build(imported, task=task, model=model, embeddings=semantic, progress=progress))
@@ -85,70 +76,37 @@ def _save(new, note: str) -> None:
     st.rerun()
 
 
-# --- drawing a report ---------------------------------------------------------------------------------
-
 
 def draw_report(report: datareport.DataReport, key: str) -> None:
     if report.error:
         st.error(report.error, icon=":material/block:")
         return
-    q = report.quality
-    cols = st.columns(8)
-    for col, (name, value) in zip(cols, [
-        ("Rows", report.records), ("Usable", len(report.rows)), ("Errors", len(report.errors)),
-        ("Warnings", len(report.warnings)), ("PII", len(report.pii)), ("Duplicates", len(q.duplicates)),
-        ("Conflicts", len(q.conflicts)), ("Label issues", len(q.label_issues)),
-    ]):
+    for col, (name, value) in zip(st.columns(8), review.summary(report)):
         col.metric(name, f"{value:,}")
     st.info("\n".join(f"- {a}" for a in report.advice), icon=":material/lightbulb:")
-    rows = report.rows
-    if report.findings:
-        st.subheader("Findings", anchor=False)
-        st.dataframe(pd.DataFrame([{"line": f.line, "severity": f.severity, "code": f.code, "message": f.message}
-                                   for f in report.findings]), hide_index=True, width="stretch", key=f"{key}_findings")
-    if report.pii:
-        st.subheader("Personal data", anchor=False)
-        st.dataframe(pd.DataFrame([{"line": rows[i].line, "kind": m.kind, "found": m.text} for i, m in report.pii]),
-                     hide_index=True, width="stretch", key=f"{key}_pii")
-    if q.duplicates:
-        st.subheader("Duplicates and conflicts", anchor=False)
-        conflicting = {g.rows for g in q.conflicts}
-        st.dataframe(pd.DataFrame([{
-            "lines": ", ".join(str(rows[i].line) for i in g.rows), "kind": g.kind, "similarity": g.similarity,
-            "labels": ", ".join(sorted({str(rows[i].label) for i in g.rows})), "conflict": g.rows in conflicting,
-            "text": rows[g.rows[0]].text[:120]} for g in q.duplicates]), hide_index=True, width="stretch", key=f"{key}_dupes")
-    if q.label_issues:
+    for title, name, rows in review.tables(report):
+        st.subheader(title, anchor=False)
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key=f"{key}_{name}")
+    if report.quality.label_issues:
         st.subheader("Likely label errors", anchor=False)
         st.caption("A model trained on the other rows (cross-validated) confidently disagrees. Review, don't blindly accept"
                    + (" — accept them under **Fix** below." if key == "version" else "."))
         if key != "version":
-            st.dataframe(pd.DataFrame([{"line": rows[x.row].line, "label": x.given, "suggested": x.suggested,
-                                        "confidence": x.confidence, "text": rows[x.row].text[:160]} for x in q.label_issues]),
-                         hide_index=True, width="stretch", key=f"{key}_issues")
+            st.dataframe(pd.DataFrame(review.label_issue_rows(report)).drop(columns="id"), hide_index=True,
+                         width="stretch", key=f"{key}_issues")
     for note in report.notes:
         st.caption(note)
     chart_cols = st.columns(2)
-    counts = pd.Series([r.label or "(unlabelled)" for r in rows]).value_counts().rename_axis("label").reset_index(name="examples")
-    chart_cols[0].altair_chart(
-        alt.Chart(counts).mark_bar().encode(y=alt.Y("label:N", sort="-x", title=None), x="examples:Q",
-                                            tooltip=["label", "examples"]).properties(title="Examples per class"),
-        width="stretch")
+    chart_cols[0].altair_chart(charts.class_counts_chart(r.label for r in report.rows), width="stretch")
     if report.tokens and report.tokens.per_row:
         t = report.tokens
-        hist = pd.DataFrame({"tokens": t.per_row})
-        chart_cols[1].altair_chart(
-            alt.Chart(hist).mark_bar().encode(x=alt.X("tokens:Q", bin=alt.Bin(maxbins=40), title=f"tokens per example ({t.encoding})"),
-                                              y=alt.Y("count():Q", title="examples"))
-            .properties(title=f"Token length — {t.model}"), width="stretch")
+        chart_cols[1].altair_chart(charts.token_length_chart(t.per_row, t.encoding, t.model), width="stretch")
         s = t.summary()
         chart_cols[1].caption(f"total {s['total']:,} · median {s['median']} · p95 {s['p95']} · max {s['max']} · limit {s['limit'] or '—'}")
     if report.training:
         st.subheader("Training cost", anchor=False)
-        st.dataframe(pd.DataFrame([{
-            "model": m, "epochs": e.epochs, "tokens per epoch": e.tokens_per_epoch, "billed tokens": e.billed_tokens,
-            "US$": round(e.cost_usd, 2), "no new jobs from": str(catalog.get(m).no_new_jobs or "—"),
-            "retires": str(catalog.get(m).retires or "—"),
-        } for m, e in report.training.items()]), hide_index=True, width="stretch", key=f"{key}_cost")
+        st.dataframe(pd.DataFrame(review.training_cost_rows(report, catalog)), hide_index=True, width="stretch",
+                     key=f"{key}_cost")
         st.caption(f"{report.training_rows:,} training examples, OpenAI's default epochs (3, adjusted so that "
                    "examples × epochs lands in 100–25,000).")
 
@@ -162,53 +120,33 @@ with tab_version:
         message, frozen = st.session_state.pop("ds_message")
         (st.warning if frozen else st.success)(message, icon=":material/history:")
     df = pd.DataFrame([{"id": e.id, "text": e.text, "label": e.label, "split": e.split} for e in ds.examples])
-    balance = df.assign(label=df["label"].fillna("(unlabelled)")).groupby(["label", "split"]).size().reset_index(name="examples")
-    st.altair_chart(
-        alt.Chart(balance).mark_bar().encode(
-            y=alt.Y("label:N", sort="-x", title=None), x=alt.X("examples:Q", title="examples"),
-            color=alt.Color("split:N", sort=["train", "dev", "test"]), tooltip=["label", "split", "examples"],
-        ).properties(title="Examples per label and split", height=28 * max(3, df["label"].nunique())),
-        width="stretch",
-    )
+    st.altair_chart(charts.split_balance_chart(ds.examples), width="stretch")
     split = st.segmented_control("Split", ["all", "train", "dev", "test"], default="all")
     shown = df if split in (None, "all") else df[df["split"] == split]
     st.dataframe(shown, hide_index=True, width="stretch")
 
-    d1, d2, d3, d4 = st.columns(4)
-    d1.download_button("Train JSONL (OpenAI chat)", export.chat_jsonl(ds, "train").encode("utf-8"),
-                       file_name=export.file_name(ds, "train", "jsonl"), mime="application/jsonl",
-                       help="The labelled train split; the system prompt is rendered from the task.")
-    d2.download_button("Validation JSONL (dev)", export.chat_jsonl(ds, "dev").encode("utf-8"),
-                       file_name=export.file_name(ds, "dev", "jsonl"), mime="application/jsonl")
-    d3.download_button("CSV (all splits)", export.csv_text(ds.examples).encode("utf-8"),
-                       file_name=export.file_name(ds, "all", "csv"), mime="text/csv",
-                       help="Cells that a spreadsheet would run as formulas get a leading apostrophe.")
-    pairs = versions.preference_pairs(store, ds)
-    d4.download_button("DPO JSONL (preference pairs)", export.preference_jsonl(ds.task, pairs).encode("utf-8"),
-                       file_name=export.file_name(ds, "dpo", "jsonl"), mime="application/jsonl", disabled=not pairs,
-                       help="Only when the imported file had preference pairs (chosen / rejected answers).")
+    for col, d in zip(st.columns(4), export.downloads(ds, versions.preference_pairs(store, ds))):
+        col.download_button(d.label, d.data, file_name=d.file_name, mime=d.mime, disabled=d.empty, help=d.help)
 
     st.divider()
     st.subheader("Report", anchor=False)
-    report = _version_report(ds.hash)
+    report = _report(("version", ds.hash, model, semantic), lambda progress: datareport.from_dataset(
+        ds, model=model, embeddings=semantic, progress=progress))
     draw_report(report, "version")
 
     st.subheader("Fix", anchor=False)
-    by_row = {i: report.rows[i].id for i in range(len(report.rows))}
     f1, f2 = st.columns(2)
-    pii_ids = sorted({by_row[i] for i, _ in report.pii})
+    pii_ids = review.pii_example_ids(report)
     if f1.button(f"Redact personal data in {len(pii_ids)} example(s)", disabled=not pii_ids, icon=":material/visibility_off:",
                  help="Replaces each finding with a typed placeholder such as [EMAIL] or [PHONE], in a new version."):
         _save(ds.with_examples(versions.redact(ds.examples, pii_ids)), f"redacted PII in {len(pii_ids)} examples")
-    conflicting = {g.rows for g in report.quality.conflicts}
-    extra = [by_row[i] for g in report.quality.duplicates if g.rows not in conflicting for i in g.rows[1:]]
+    extra = review.duplicates_to_drop(report)
     if f2.button(f"Drop {len(extra)} duplicate(s), keep the first of each group", disabled=not extra, icon=":material/delete_sweep:",
                  help="Groups whose labels disagree are left for you to decide (relabel below)."):
         _save(ds.with_examples(versions.drop(ds.examples, extra)), f"dropped {len(extra)} duplicates")
 
     if report.quality.label_issues:
-        issues = pd.DataFrame([{"accept": False, "id": by_row[x.row], "text": report.rows[x.row].text, "label": x.given,
-                                "suggested": x.suggested, "confidence": x.confidence} for x in report.quality.label_issues])
+        issues = pd.DataFrame(review.relabel_rows(report))
         edited = st.data_editor(issues, hide_index=True, width="stretch", key="ds_issues",
                                 disabled=["id", "text", "label", "confidence"],
                                 column_config={"suggested": st.column_config.SelectboxColumn(options=ds.task.label_names)})
@@ -220,13 +158,9 @@ with tab_version:
     with st.expander("Edit texts and labels", icon=":material/edit:"):
         editor = st.data_editor(df, hide_index=True, width="stretch", key="ds_editor", disabled=["id", "split"],
                                 column_config={"label": st.column_config.SelectboxColumn(options=ds.task.label_names)})
-        changed = editor[(editor["text"] != df["text"]) | (editor["label"].fillna("") != df["label"].fillna(""))]
-        if st.button(f"Save {len(changed)} edit(s) as a new version", disabled=changed.empty):
-            new = {r.id: (r.text, r.label if isinstance(r.label, str) and r.label else None) for r in changed.itertuples()}
-            from dataclasses import replace
-
-            _save(ds.with_examples([replace(e, text=new[e.id][0], label=new[e.id][1]) if e.id in new else e for e in ds.examples]),
-                  f"edited {len(changed)} examples")
+        edits = versions.table_edits(ds.examples, editor.to_dict("records"))
+        if st.button(f"Save {len(edits)} edit(s) as a new version", disabled=not edits):
+            _save(ds.with_examples(versions.apply_edits(ds.examples, edits)), f"edited {len(edits)} examples")
 
     with st.expander("Split", icon=":material/call_split:"):
         frozen_runs = runs.test_runs(store, ds.hash)
@@ -252,11 +186,10 @@ with tab_import:
     data, name = (upload.getvalue(), upload.name) if upload is not None else (pasted.encode("utf-8"), "pasted.txt") if pasted.strip() else (None, None)
     if data is not None:
         digest = hashlib.sha256(data).hexdigest()[:16]
-        mapping = {k: st.session_state.get(f"ds_map_{k}_{digest}") for k in ("text", "label", "split", "id")}
-        imported = _import(data, name, **{"ident" if k == "id" else k: (v if v != "—" else None) for k, v in mapping.items()})
+        picked = {k: st.session_state.get(f"ds_map_{k}_{digest}") for k in MAPPED}  # "—": no such column
+        imported = _import(data, name, importer.ColumnMapping(**{k: v for k, v in picked.items() if v != "—"}))
         if imported.columns and len(imported.columns) > 1:
-            cols = st.columns(4)
-            for col, field in zip(cols, ("text", "label", "split", "id")):
+            for col, field in zip(st.columns(4), MAPPED):
                 options = ["—"] + imported.columns
                 current = getattr(imported.mapping, field)
                 col.selectbox(f"{field.capitalize()} column", options, index=options.index(current) if current in options else 0,
@@ -273,13 +206,9 @@ with tab_import:
             if st.button("Save as a new dataset version", type="primary", icon=":material/save:",
                          disabled=imp_report.task is None or not imp_report.rows,
                          help="Saves the usable rows (errors left out) and makes the version current."):
-                new = datareport.to_dataset(imp_report, name=ds_name)
-                h = versions.save_version(store, None, new, f"imported {imported.name}").hash
-                rejected = datareport.rejected_answers(imp_report, new)
-                if rejected:
-                    versions.save_preferences(store, h, rejected)
-                shared.select_dataset(h)
-                st.session_state["ds_message"] = (f"Saved {len(new.examples)} examples as version {h[:8]}.", False)
+                saved = versions.save_import(store, imp_report, ds_name, imported.name)
+                shared.select_dataset(saved.hash)
+                st.session_state["ds_message"] = (saved.message, False)
                 st.rerun()
 
 # --- teacher labelling --------------------------------------------------------------------------------------
@@ -292,11 +221,8 @@ with tab_teacher:
     else:
         st.markdown(f"**{len(unlabelled)}** unlabelled example(s). A teacher labels them; unsure answers wait here "
                     "for your review before they join the training data.")
-        teachers = ["classical:tfidf-lr"]
-        if datareport.local_tier_installed():
-            teachers += ["local:rag:k=8", "local:few-shot:k=8"]
-        if shared.api_key() or shared.base_url():
-            teachers += [f"openai:{m}:few-shot:k=8" for m in openai_models]
+        teachers = labelling.teachers(datareport.local_tier_installed(),
+                                      openai_models if shared.api_key() or shared.base_url() else ())
         t1, t2 = st.columns([2, 1])
         teacher = t1.selectbox("Teacher", teachers, key="ds_teacher", help="Any approach; a large hosted model is the classic teacher.")
         threshold = t2.slider("Review below confidence", 0.0, 1.0, labelling.DEFAULT_THRESHOLD, 0.05, key="ds_threshold")
@@ -311,8 +237,7 @@ with tab_teacher:
             bar.empty()
         h, results = st.session_state.get("ds_teacher_results", (None, []))
         if h == ds.hash and results:
-            table = pd.DataFrame([{"accept": not t.needs_review, "id": t.example_id, "text": t.text, "label": t.label,
-                                   "confidence": t.confidence, "review": t.needs_review} for t in results])
+            table = pd.DataFrame(labelling.review_rows(results))
             st.caption(f"{int(table['review'].sum())} of {len(table)} need review (confidence < {threshold:.2f} or no valid label).")
             reviewed = st.data_editor(table, hide_index=True, width="stretch", key="ds_review",
                                       disabled=["id", "text", "confidence", "review"],

@@ -14,7 +14,9 @@ from core.decision import charts
 from core.evaluation import runs
 from core.decision.questionnaire import CHANGES_OFTEN, Questionnaire, flow_dot, recommend
 from core.decision.evidence import load_evidence
+from core.decision import scenario as scenarios
 from core.tokens import count_tokens
+from pages import _catalog_editor as catalog_editor
 from pages import _shared as shared
 
 shared.ensure_app_navigation()
@@ -22,6 +24,10 @@ shared.ensure_app_navigation()
 FIELD = Questionnaire.model_fields  # field descriptions double as help text
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 TODAY = dt.date.today()
+TOKEN_INPUTS = [("prompt_tokens", "Prompted: input tokens", "System prompt + ticket + chat framing, per call."),
+                ("finetuned_prompt_tokens", "Fine-tuned: input tokens", "The ticket alone: a fine-tune needs no long instruction."),
+                ("rag_prompt_tokens", "RAG: input tokens", "The prompt plus 8 retrieved labelled examples."),
+                ("output_tokens", "Output tokens", "The label, per call.")]
 
 st.title("Decide")
 st.markdown(
@@ -46,15 +52,8 @@ except cat.CatalogError as exc:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _profile(dataset_hash: str | None, system_prompt: str, model: str) -> eco.TokenProfile | None:
-    if ds is None:
-        return None
-    labelled = ds.labelled
-    if not labelled:
-        return None
-    train = [e for e in ds.split("train") if e.label] or labelled
-    return eco.token_profile(system_prompt, [e.text for e in labelled], [e.label for e in labelled], model,
-                             [e.text for e in train], [e.label for e in train])
+def _defaults(dataset_hash: str | None, system_prompt: str, model: str, system_tokens: int) -> eco.TokenProfile:
+    return scenarios.token_defaults(ds, system_prompt, model, system_tokens)
 
 
 # --- 0 · evidence from measured runs ------------------------------------------------------------
@@ -89,11 +88,7 @@ if evidence.filled():
                   key="use_evidence", type="primary",
                   help="Replaces the guesses below with figures from Evaluate runs; each filled field names its run.")
         with st.expander("Runs used as evidence"):
-            st.dataframe(pd.DataFrame([{
-                "run": r.id, "approach": r.approach, "family": r.family, "split": r.split, "n": r.n,
-                "accuracy": r.accuracy, "input tokens": r.input_tokens, "output tokens": r.output_tokens,
-                "latency p50 ms": r.latency_p50_ms, "cost/call $": r.cost_per_call, "created": r.created_at,
-            } for r in evidence.runs]), hide_index=True)
+            st.dataframe(pd.DataFrame(evidence.run_rows()), hide_index=True)
 else:
     st.info("No evaluation runs in the store yet: the figures below are estimates from the task's prompt and "
             "examples. Run approaches on **Evaluate** and come back to fill them from measurements.", icon=":material/straighten:")
@@ -150,57 +145,41 @@ calls = st.select_slider(
 )
 
 system_tokens = count_tokens(system_prompt, model_id) if system_prompt else 0
-profile = _profile(ds.hash if ds else None, system_prompt, model_id)
+guess = _defaults(ds.hash if ds else None, system_prompt, model_id, system_tokens)  # counted, else guessed
 
 with st.expander("Token counts per call and training file", expanded=False):
     st.caption(
         f"The system prompt above is **{system_tokens:,} tokens** ({info.encoding}). Defaults are counted from the "
         "task's prompt and examples; fill them from measured runs when you have them."
     )
-    t1, t2, t3, t4 = st.columns(4)
-
-    def _num(col, label, key, default, help_):
+    tokens = {}
+    for col, (key, label, help_) in zip(st.columns(4), TOKEN_INPUTS):  # widget key = TokenProfile field
         with col:
-            value = st.number_input(label, min_value=0.0, value=float(round(default, 1)), step=1.0, key=key, help=help_)
+            tokens[key] = st.number_input(label, min_value=0.0, value=float(round(getattr(guess, key), 1)), step=1.0,
+                                          key=key, help=help_)
             _evidence_caption(key)
-        return value
-
-    prompt_tokens = _num(t1, "Prompted: input tokens", "prompt_tokens", profile.prompt_tokens if profile else system_tokens + 60,
-                         "System prompt + ticket + chat framing, per call.")
-    ft_tokens = _num(t2, "Fine-tuned: input tokens", "finetuned_prompt_tokens", profile.finetuned_prompt_tokens if profile else 60,
-                     "The ticket alone: a fine-tune needs no long instruction.")
-    rag_tokens = _num(t3, "RAG: input tokens", "rag_prompt_tokens", profile.rag_prompt_tokens if profile else system_tokens + 600,
-                      "The prompt plus 8 retrieved labelled examples.")
-    out_tokens = _num(t4, "Output tokens", "output_tokens", profile.output_tokens if profile else 3, "The label, per call.")
     t5, t6, t7 = st.columns(3)
-    train_examples = int(t5.number_input("Training examples", min_value=1, value=max(1, profile.training_examples if profile else 100),
+    train_examples = int(t5.number_input("Training examples", min_value=1, value=max(1, guess.training_examples),
                                          key="train_examples", help="Examples in the training file."))
-    train_tokens = t6.number_input("Training file tokens (one epoch)", min_value=0, value=int(profile.training_tokens if profile else 10_000),
+    train_tokens = t6.number_input("Training file tokens (one epoch)", min_value=0, value=int(guess.training_tokens),
                                    step=1000, key="training_tokens", help="Billed once per epoch.")
     epochs = int(t7.number_input("Epochs", min_value=1, max_value=25, value=eco.default_epochs(train_examples), key="epochs",
                                  help="Default: OpenAI's rule — 3, changed so examples × epochs stays within 100–25,000."))
     batch = st.checkbox("Batch API (inference at the batch discount)", key="batch")
 
-scenario = eco.Scenario(model_id, calls, prompt_tokens, ft_tokens, out_tokens, train_tokens, epochs=epochs,
-                        rag_prompt_tokens=rag_tokens, batch=batch, horizon_days=horizon)
+scenario = eco.Scenario(model_id, calls, tokens["prompt_tokens"], tokens["finetuned_prompt_tokens"], tokens["output_tokens"],
+                        train_tokens, epochs=epochs, rag_prompt_tokens=tokens["rag_prompt_tokens"], batch=batch,
+                        horizon_days=horizon)
 comparison = eco.compare(info, scenario, start=TODAY)
-money = lambda v: "—" if v is None else f"${v:,.2f}"  # noqa: E731
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("Prompted baseline / day", money(comparison.baseline_cost_per_day))
-m2.metric("Fine-tuned / day", money(comparison.finetuned_cost_per_day),
-          delta=None if comparison.finetuned_cost_per_day is None else
-          f"{comparison.finetuned_cost_per_day - comparison.baseline_cost_per_day:+,.2f} $/day", delta_color="inverse")
-m3.metric("Training (one-time)", money(comparison.training_cost),
-          help=f"{train_tokens:,} tokens × {epochs} epochs × ${info.training_per_1m or 0:g}/1M")
-m4.metric("Break-even", "never" if comparison.break_even_days is None else f"{comparison.break_even_days:,.1f} days",
-          help="Days until training plus fine-tuned calls cost no more than prompting.")
+for col, f in zip(st.columns(4), scenarios.headline(comparison, info, train_tokens, epochs)):
+    col.metric(f.label, f.value, delta=f.delta, delta_color="inverse", help=f.help)
 for warning in comparison.warnings:
     st.warning(warning, icon=":material/schedule:")
-if comparison.retires_before_break_even is False:
-    st.success(f"Pays back on {comparison.break_even_date}, before {model_id} retires on {comparison.retires}.", icon=":material/check_circle:")
-if comparison.min_calls_per_day_before_retirement is not None:
-    st.caption(f"To pay back before {model_id} retires ({comparison.retires}) the fine-tune needs at least "
-               f"**{comparison.min_calls_per_day_before_retirement:,.0f} calls/day** at these token counts.")
+pays_back, volume_needed = scenarios.payback_sentences(comparison)
+if pays_back:
+    st.success(pays_back, icon=":material/check_circle:")
+if volume_needed:
+    st.caption(volume_needed)
 
 # --- 2 · the recommendation (drawn in its place above the economics) -------------------------------
 
@@ -209,7 +188,7 @@ q = Questionnaire(
     calls_per_day=calls, latency_budget_ms=budget, prompted_latency_ms=prompted_latency, quality_gap_points=gap,
     consistent_format=fmt, small_must_match_large=small, pii_in_data=pii,
     hosted_fine_tuning_open=org_open and info.can_start_jobs(TODAY),
-    pays_back_before_retirement=None if comparison.retires_before_break_even is None else not comparison.retires_before_break_even,
+    pays_back_before_retirement=comparison.pays_back_before_retirement,
 )
 decision = recommend(q)
 with rec_box:
@@ -217,9 +196,8 @@ with rec_box:
     recs = decision.recommendations
     rec_col, flow_col = st.columns(2)
     for rec in recs:
-        badge = {"baseline": "BASELINE", "recommended": "RECOMMENDED", "next step": "NEXT STEP"}[rec.role]
         box = rec_col.container(border=True)
-        box.markdown(f"**{rec.title}** · :blue-badge[{badge}]")
+        box.markdown(f"**{rec.title}** · :blue-badge[{rec.role.upper()}]")
         for reason, rule in zip(rec.reasons, rec.rules):
             box.markdown(f"- {reason} `{rule}`")
     for approach, why in decision.not_recommended.items():
@@ -237,18 +215,14 @@ costs = eco.approach_costs(info, scenario)
 series = eco.cumulative_series(costs, calls, horizon, tuple(comparison.retraining_days), TODAY)
 st.subheader("Cumulative cost")
 st.altair_chart(charts.cumulative_chart(series, comparison, TODAY, model_id), width="stretch")
-if comparison.retraining_days:
-    st.caption(f"The step on day {comparison.retraining_days[0]} is re-training on a successor when {model_id} retires "
-               "(assumed to cost what this model costs). Total over the horizon: "
-               + ", ".join(f"{k} ${v:,.2f}" for k, v in comparison.tco.items()) + ".")
+if scenarios.retraining_sentence(comparison):
+    st.caption(scenarios.retraining_sentence(comparison))
 b1, b2 = st.columns(2)
 with b1:
     st.subheader("Cost per 1,000 calls")
-    rows = eco.cost_per_1k(costs)
-    local = next((m for m in catalog if m.provider == "local"), None)
-    if local is not None:
-        rows.append({"approach": "local", "usd_per_1k_calls": 0.0})
-        st.caption(f"local = {local.display_name}: $0 per call, {local.latency_ms or '?'} ms ({local.latency_note or local.source}).")
+    rows, local_note = scenarios.cost_per_1k_rows(costs, catalog)
+    if local_note:
+        st.caption(local_note)
     st.altair_chart(charts.cost_per_1k_chart(rows), width="stretch")
 with b2:
     st.subheader("Break-even vs call volume")
@@ -261,67 +235,13 @@ with b2:
         st.info(f"{model_id} has no fine-tuning prices: nothing to break even against.")
 memo_runs = [r["id"] for r in runs.list_runs(shared.store(), ds.hash, "test") if r["n_predictions"]][-8:] if ds else []
 shared.memo_buttons(st, ds, memo_runs, scenario, key="memo_decide",
-                    recommendation="Recommended by the decision framework: "
-                    + "; ".join(f"{r.title} ({', '.join(r.rules)})" for r in decision.recommendations) + ".")
+                    recommendation=scenarios.recommendation_sentence(decision.recommendations))
 d1, d2 = st.columns(2)
 d1.download_button("Download break-even (JSON)", json.dumps(comparison.to_dict(), indent=2), file_name=f"breakeven-{model_id}.json",
                    mime="application/json", key="dl_breakeven")
 d2.download_button("Download cumulative cost (CSV)", pd.DataFrame(series).to_csv(index=False), file_name=f"cumulative-cost-{model_id}.csv",
                    mime="text/csv", key="dl_series")
 
-# --- 4 · the model catalog -------------------------------------------------------------------------
+# --- 4 · the model catalog (table and custom-row editor: pages/_catalog_editor.py) ------------------------
 
-st.header("4 · Model catalog")
-st.caption("Prices in US$ per 1M tokens. Bundled rows come from `data/catalog.toml` (never edited); your rows are kept in "
-           "the workspace store, or write a `catalog.toml` in the workspace folder with the same layout.")
-cat_df = pd.DataFrame([m.to_row() | {"origin": m.origin} for m in catalog])
-st.dataframe(cat_df[["id", "provider", "input_per_1m", "output_per_1m", "training_per_1m", "ft_input_per_1m", "ft_output_per_1m",
-                     "fine_tunable", "no_new_jobs", "retires", "max_example_tokens", "latency_ms", "origin", "checked", "source"]],
-             hide_index=True)
-st.download_button("Download catalog (CSV)", cat_df.to_csv(index=False), file_name="model-catalog.csv", mime="text/csv", key="dl_catalog")
-
-with st.expander("Add or edit a custom row (self-hosted or another provider's model, a negotiated price)"):
-    template = st.selectbox("Start from", ["(empty)"] + ids, key="row_template")
-    base = catalog.get(template).to_row() if template != "(empty)" else {}
-    with st.form("custom_row"):
-        f1, f2, f3 = st.columns(3)
-        row = {
-            "id": f1.text_input("Model id", value=base.get("id", ""), help="As the API names it; a bundled id is overridden."),
-            "provider": f2.text_input("Provider", value=base.get("provider", "self-hosted")),
-            "encoding": f3.selectbox("Tokenizer", ["o200k_base", "cl100k_base"],
-                                     index=1 if base.get("encoding") == "cl100k_base" else 0),
-        }
-        p = st.columns(4)
-        for i, (name, label) in enumerate([("input_per_1m", "Input $/1M"), ("output_per_1m", "Output $/1M"),
-                                           ("training_per_1m", "Training $/1M"), ("batch_discount", "Batch discount")]):
-            row[name] = p[i].number_input(label, min_value=0.0, value=float(base.get(name) or 0.0), step=0.01, format="%.4f")
-        p = st.columns(4)
-        for i, (name, label) in enumerate([("ft_input_per_1m", "Fine-tuned input $/1M"), ("ft_output_per_1m", "Fine-tuned output $/1M"),
-                                           ("latency_ms", "Latency ms")]):
-            row[name] = p[i].number_input(label, min_value=0.0, value=float(base.get(name) or 0.0), step=0.01, format="%.4f")
-        row["fine_tunable"] = p[3].checkbox("Fine-tunable", value=bool(base.get("fine_tunable", False)))
-        d = st.columns(4)
-        retires = d[0].date_input("Retires", value=dt.date.fromisoformat(base["retires"]) if base.get("retires") else None)
-        no_new = d[1].date_input("No new jobs from", value=dt.date.fromisoformat(base["no_new_jobs"]) if base.get("no_new_jobs") else None)
-        row["retires"], row["no_new_jobs"] = retires, no_new
-        row["checked"] = d[2].date_input("Figures checked on", value=TODAY)
-        row["source"] = d[3].text_input("Source", value="", placeholder="URL or 'our invoice 2026-11'",
-                                        help="Where the figures come from — required.")
-        if st.form_submit_button("Save row", type="primary"):
-            if not row["fine_tunable"]:  # no fine-tuned prices for a model that cannot be fine-tuned
-                row.update(training_per_1m=None, ft_input_per_1m=None, ft_output_per_1m=None)
-            row["latency_ms"] = row["latency_ms"] or None
-            clean = {k: v for k, v in row.items() if v is not None and v != ""}
-            try:
-                saved = cat.save_row(store, clean)
-            except (cat.CatalogError, KeyError) as exc:
-                st.error(str(exc))
-            else:
-                st.success(f"Saved {saved.id}: it is used on every page from now on.")
-                st.rerun()
-    custom = [m.id for m in catalog if m.origin == "store"]
-    if custom:
-        gone = st.selectbox("Custom row to delete", custom, key="row_delete")
-        if st.button("Delete custom row", key="row_delete_btn"):
-            cat.delete_row(store, gone)
-            st.rerun()
+catalog_editor.draw(store, catalog, TODAY)

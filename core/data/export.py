@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from core.data.dataset import Dataset, Example
@@ -72,3 +73,33 @@ def file_name(dataset: Dataset, kind: str, ext: str) -> str:
     """e.g. `support-tickets-3f2a9c1b0d4e5f60-train.jsonl`: name, version hash, what is in it."""
     slug = re.sub(r"[^a-z0-9]+", "-", dataset.name.lower()).strip("-")[:40] or "dataset"
     return f"{slug}-{dataset.hash}-{kind}.{ext}"
+
+
+@dataclass(frozen=True)
+class Download:
+    label: str
+    data: bytes
+    file_name: str
+    mime: str
+    help: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.data
+
+
+def downloads(dataset: Dataset, pairs: Sequence[tuple[Example, str]] = ()) -> list[Download]:
+    """Every file a version exports: train and dev as chat JSONL, all splits as CSV, preference pairs as DPO JSONL
+    (empty without pairs)."""
+    return [
+        Download("Train JSONL (OpenAI chat)", chat_jsonl(dataset, "train").encode("utf-8"),
+                 file_name(dataset, "train", "jsonl"), "application/jsonl",
+                 "The labelled train split; the system prompt is rendered from the task."),
+        Download("Validation JSONL (dev)", chat_jsonl(dataset, "dev").encode("utf-8"),
+                 file_name(dataset, "dev", "jsonl"), "application/jsonl"),
+        Download("CSV (all splits)", csv_text(dataset.examples).encode("utf-8"), file_name(dataset, "all", "csv"),
+                 "text/csv", "Cells that a spreadsheet would run as formulas get a leading apostrophe."),
+        Download("DPO JSONL (preference pairs)", preference_jsonl(dataset.task, pairs).encode("utf-8") if pairs else b"",
+                 file_name(dataset, "dpo", "jsonl"), "application/jsonl",
+                 "Only when the imported file had preference pairs (chosen / rejected answers)."),
+    ]

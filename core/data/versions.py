@@ -17,6 +17,7 @@ from typing import Iterable, Mapping
 from core.data import dataset as datasets
 from core.data import pii
 from core.data.dataset import Dataset, Example
+from core.data.report import DataReport, rejected_answers, to_dataset
 from core.store import Store
 
 
@@ -27,6 +28,18 @@ class SavedVersion:
     message: str              # what the user is told
     test_changed: int = 0     # test examples added, removed or changed relative to the parent
     test_was_frozen: bool = False
+
+
+def save_import(store: Store, report: DataReport, name: str, file_name: str) -> SavedVersion:
+    """Store an import's usable rows as a new dataset (errors left out), with the rejected answers of a
+    preference file kept as its preference pairs."""
+    new = to_dataset(report, name=name)
+    h = save_version(store, None, new, f"imported {file_name}").hash
+    rejected = rejected_answers(report, new)
+    if rejected:
+        save_preferences(store, h, rejected)
+    return SavedVersion(h, None, f"Saved {len(new.examples)} examples as version {h[:8]}.")
+
 
 
 def test_changes(old: Dataset, new: Dataset) -> int:
@@ -73,6 +86,30 @@ def relabel(examples: Iterable[Example], labels: Mapping[str, str | None]) -> li
 def drop(examples: Iterable[Example], ids: Iterable[str]) -> list[Example]:
     gone = set(ids)
     return [e for e in examples if e.id not in gone]
+
+
+def table_edits(examples: Iterable[Example], rows: Iterable[Mapping]) -> dict[str, tuple[str, str | None]]:
+    """What an edited table of examples changed: id -> (text, label), for the changed rows only.
+
+    Rows carry `id`, `text` and `label` as a table editor returns them: a blank or missing label (None,
+    NaN, "") means unlabelled; a cleared text keeps the example's text (dropping is a fix of its own).
+    """
+    by_id = {e.id: e for e in examples}
+    changed = {}
+    for row in rows:
+        old = by_id.get(row.get("id"))
+        if old is None:
+            continue
+        text = row.get("text") if isinstance(row.get("text"), str) and row.get("text") else old.text
+        label = row.get("label") if isinstance(row.get("label"), str) and row.get("label") else None
+        if text != old.text or label != (old.label or None):
+            changed[old.id] = (text, label)
+    return changed
+
+
+def apply_edits(examples: Iterable[Example], edits: Mapping[str, tuple[str, str | None]]) -> list[Example]:
+    """The examples with `table_edits` applied; the others unchanged, in their order."""
+    return [replace(e, text=edits[e.id][0], label=edits[e.id][1]) if e.id in edits else e for e in examples]
 
 
 def redact(examples: Iterable[Example], ids: Iterable[str] | None = None) -> list[Example]:

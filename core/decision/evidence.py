@@ -95,6 +95,15 @@ class Evidence:
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
+    def run_rows(self) -> list[dict]:
+        """The runs used as evidence, as a table."""
+        return [{
+            "run": r.id, "approach": r.approach, "family": r.family, "split": r.split, "n": r.n,
+            "accuracy": r.accuracy, "input tokens": r.input_tokens, "output tokens": r.output_tokens,
+            "latency p50 ms": r.latency_p50_ms, "cost/call $": r.cost_per_call, "created": r.created_at,
+        } for r in self.runs]
+
+
 def _best(runs: list[RunSummary], fam: str, need: str | None = None) -> RunSummary | None:
     """The most accurate run of a family (that has the `need`ed field measured), ties to the newest."""
     pool = [r for r in runs if r.family == fam and r.accuracy is not None and (need is None or getattr(r, need) is not None)]

@@ -19,6 +19,7 @@ from core.evaluation import report as reports
 from core.evaluation import runs as runs_mod
 from core.catalog import load_catalog
 from core.data.dataset import Dataset
+from core.decision.scenario import dataset_profile
 from core.store import Store
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
@@ -35,10 +36,9 @@ class Memo:
 def default_scenario(dataset: Dataset, model: str = DEFAULT_MODEL,
                      calls_per_day: float = DEFAULT_CALLS_PER_DAY) -> eco.Scenario:
     """Token counts from the task's own prompt and tickets (the Decide page refines them)."""
-    labelled = dataset.labelled
-    train = [e for e in dataset.split("train") if e.label] or labelled
-    profile = eco.token_profile(dataset.task.system_prompt(), [e.text for e in labelled], [e.label for e in labelled],
-                                model, [e.text for e in train], [e.label for e in train])
+    profile = dataset_profile(dataset, dataset.task.system_prompt(), model)
+    if profile is None:
+        raise ValueError("the default scenario counts tokens over labelled examples: this dataset has none")
     return eco.Scenario(model, calls_per_day, profile.prompt_tokens, profile.finetuned_prompt_tokens,
                         profile.output_tokens, profile.training_tokens,
                         epochs=eco.default_epochs(profile.training_examples),

@@ -26,6 +26,11 @@ class Overfitting:
     def rise(self) -> float:
         return self.last_loss / self.best_loss - 1
 
+    @property
+    def advice(self) -> str:
+        return (f"Validation loss was lowest at step {self.step} ({self.best_loss:.3f}) and ended {self.rise:.0%} "
+                "higher: later steps overfit. Fewer epochs would likely do as well.")
+
 
 def overfitting_point(points: list[dict[str, float]], key: str = "valid_loss", min_rise: float = 0.05,
                       min_after: int = 2) -> Overfitting | None:

@@ -24,6 +24,15 @@ class LaunchCheck:
     confirm: str = ""               # what the user confirms: the estimate in words
 
 
+def public_mode_note(mode: PublicMode) -> str | None:
+    """What a visitor of the public demo may train, and with whose key (None: not a public demo)."""
+    if not mode.enabled:
+        return None
+    return (f"Public demo: local training is open to everyone (up to {mode.max_local_train_examples} examples, "
+            "a few minutes, one at a time); hosted fine-tuning needs your own API key or the owner's password "
+            "in the sidebar.")
+
+
 def describe(estimate: Estimate) -> str:
     """The estimate as the sentence the user confirms."""
     when = (f"about {duration(estimate.seconds)} on this machine" if estimate.seconds is not None

@@ -5,17 +5,19 @@ The page and the CLI both go through here, so what is estimated is what is launc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.training import jobs
 from core.data.dataset import Dataset
 from core.store import Store
-from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, parse_backend
+from core.tiers import missing_modules
+from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, guards, parse_backend
 from core.training.chat import system_text, training_examples
 from core.training.options import Estimate, estimate_lora, estimate_setfit, options_for
 from core import endpoint as endpoints
 from core.endpoint import Endpoint
+from core.public_mode import PublicMode
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,21 @@ def make_plan(backend_spec: str, dataset: Dataset, options: dict | None = None,
     return Plan(backend, base_model, dataset, opts, est)
 
 
+def preflight(store: Store, plan: Plan, *, budget_usd: float | None = None, mode: PublicMode = PublicMode(),
+              endpoint_ok: bool = True) -> guards.LaunchCheck:
+    """Whether this plan may launch now: the guards (budget, public mode, endpoint) with the local jobs the
+    store has running, and the local tier this machine must have installed for a local backend."""
+    running_local = sum(j.is_local for j in jobs.list_jobs(store, jobs.ACTIVE))
+    check = guards.check_launch(plan.backend, plan.estimate, budget_usd=budget_usd, price_known=plan.price_known,
+                                mode=mode, endpoint_ok=endpoint_ok, running_local_jobs=running_local)
+    missing = missing_modules(plan.backend)
+    if not missing:
+        return check
+    return replace(check, allowed=False, reasons=check.reasons + (
+        "Local training needs the local tier (`pip install -r requirements-local.txt`); "
+        f"missing here: {', '.join(missing)}.",))
+
+
 def launch(store: Store, plan: Plan, *, endpoint=None, client=None, detach: bool = True) -> jobs.Job:
     """Start the planned job. Local: a detached worker (or here, detach=False). Hosted: upload and create
     (refusals come back as a `refused` job); the caller polls (`hosted.watch` / `hosted.ensure_polling`)."""
@@ -69,3 +86,14 @@ def launch(store: Store, plan: Plan, *, endpoint=None, client=None, detach: bool
     label = endpoint.label if endpoint else Endpoint.from_env().label
     return hosted.launch(store, client, plan.dataset, plan.base_model, plan.options, endpoint_label=label,
                          estimate_=plan.estimate.to_dict())
+
+
+def launch_here(store: Store, plan: Plan, endpoint: Endpoint | None = None) -> jobs.Job:
+    """Launch from the app: as `launch`, and a hosted job the provider took is polled at once by a thread of
+    this process (its progress lands in the store). Raises hosted.InvalidTrainingFile before sending anything."""
+    job = launch(store, plan, endpoint=endpoint)
+    if not job.is_local and job.status not in ("refused", "failed"):
+        from core.training import hosted
+
+        hosted.ensure_polling(str(store.path), job.id, lambda: endpoints.client(endpoint or Endpoint.from_env()))
+    return job

@@ -96,6 +96,11 @@ def postgres_ddl(script: str) -> str:
 _INSERT = re.compile(r"^\s*INSERT\s+(?:OR\s+(IGNORE|REPLACE)\s+)?INTO\s+(\w+)\s*\(([^)]*)\)", re.I | re.S)
 
 
+def _rewrite_pg(part: str) -> str:
+    part = re.sub(r"\bLIKE\b", "ILIKE", part.replace("?", "%s"), flags=re.I)
+    return re.sub(r"\browid\b", "ctid", part, flags=re.I)
+
+
 @lru_cache(maxsize=512)
 def postgres_sql(sql: str) -> tuple[str, str | None, str | None, tuple[str, ...]]:
     """One statement of the code base (SQLite dialect, `?` placeholders) for PostgreSQL.
@@ -107,10 +112,12 @@ def postgres_sql(sql: str) -> tuple[str, str | None, str | None, tuple[str, ...]
     - SQLite's timestamp expression → PG_NOW; LIKE → ILIKE (SQLite's LIKE ignores ASCII case);
     - `INSERT OR IGNORE` → `ON CONFLICT DO NOTHING`; `INSERT OR REPLACE` → an upsert on the table's
       primary key (columns not listed keep their value instead of resetting to their default);
-    - an INSERT into a rowid table gets `RETURNING id`, so that `cursor.lastrowid` works.
+    - an INSERT into a rowid table gets `RETURNING id`, so that `cursor.lastrowid` works;
+    - SQLite's implicit `rowid` (a tie-break for rows created in the same millisecond) → `ctid`, the
+      row's physical position: insertion order until the row is updated — good enough for a tie-break.
     """
     sql = sql.replace(SQLITE_NOW, PG_NOW)
-    sql = _outside_quotes(sql.replace("%", "%%"), lambda p: re.sub(r"\bLIKE\b", "ILIKE", p.replace("?", "%s"), flags=re.I))
+    sql = _outside_quotes(sql.replace("%", "%%"), _rewrite_pg)
     m = _INSERT.match(sql)
     if not m:
         return sql, None, None, ()
@@ -118,6 +125,19 @@ def postgres_sql(sql: str) -> tuple[str, str | None, str | None, tuple[str, ...]
     if conflict:
         sql = sql[: m.start()] + re.sub(r"\s+OR\s+(IGNORE|REPLACE)", "", m.group(0), count=1, flags=re.I) + sql[m.end():]
     return sql.rstrip().rstrip(";"), table, conflict, tuple(c.strip().lower() for c in cols.split(","))
+
+
+# SQLite counts with booleans (`SUM(error IS NOT NULL)`, `AVG(label = gold)`): a comparison is 0 or 1.
+# PostgreSQL has no SUM/AVG over boolean; these define them, in each database, with SQLite's meaning
+# (NULLs skipped; SUM of nothing is NULL, AVG is a float).
+PG_BOOL_AGGREGATES = """
+CREATE FUNCTION ftlab_bool_sum(bigint, boolean) RETURNS bigint LANGUAGE sql IMMUTABLE
+    AS 'SELECT CASE WHEN $2 IS NULL THEN $1 ELSE COALESCE($1, 0) + $2::int END';
+CREATE AGGREGATE sum(boolean) (SFUNC = ftlab_bool_sum, STYPE = bigint);
+CREATE FUNCTION ftlab_bool_avg(float8[], boolean) RETURNS float8[] LANGUAGE sql IMMUTABLE
+    AS 'SELECT CASE WHEN $2 IS NULL THEN $1 ELSE float8_accum($1, $2::int::float8) END';
+CREATE AGGREGATE avg(boolean) (SFUNC = ftlab_bool_avg, STYPE = float8[], FINALFUNC = float8_avg, INITCOND = '{0,0,0}');
+"""
 
 
 class Row(tuple):
@@ -237,6 +257,7 @@ class Store:
                 workspace = load_settings().workspace
             self.url = str(path)
             self.path = DatabaseAddress(self.url, Path(workspace))
+            self.workspace.mkdir(parents=True, exist_ok=True)  # trained models still live in the workspace
         else:
             self.dialect = "sqlite"
             self.path = Path(path)
@@ -395,6 +416,8 @@ class Store:
             conn.execute(postgres_ddl(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 f" name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT ({SQLITE_NOW}))"))
+            if conn.execute("SELECT 1 FROM pg_proc WHERE proname = 'ftlab_bool_sum'").fetchone() is None:
+                conn.execute(PG_BOOL_AGGREGATES)
             done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
             for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
                 if path.name in done:
@@ -413,6 +436,28 @@ class Store:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def query_existing(database: str | Path, table: str, sql: str) -> list:
+    """Rows of `sql` from an existing store, read-only: nothing is created or migrated, and a missing
+    database or table gives [] (pricing a call must not create a store)."""
+    if is_database_url(str(database)):
+        import psycopg
+
+        with psycopg.connect(str(database), row_factory=_row_factory, connect_timeout=30) as conn:
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+                return []
+            return conn.execute(postgres_sql(sql)[0]).fetchall()
+    db = Path(database)
+    if not db.is_file():
+        return []
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
+            return []  # a store from before this table's migration
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
 
 
 def to_json(value: Any) -> str:

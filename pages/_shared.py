@@ -44,7 +44,8 @@ def ensure_app_navigation() -> None:
 
 
 def store() -> Store:
-    return _store(str(load_settings().db_path))
+    # FTLAB_DATABASE_URL from secrets (Community Cloud) or the environment: PostgreSQL; else the workspace's SQLite.
+    return _store(load_settings(database_url=_secret("FTLAB_DATABASE_URL")).database)
 
 
 def _secret(name: str):

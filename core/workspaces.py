@@ -258,3 +258,31 @@ def _cancel_local_jobs(store: Store) -> None:
 
 def new_key() -> str:
     return uuid.uuid4().hex
+
+
+# --- backup and restore from the app (core/backup.py does the work) ------------------------------
+
+def archive_bytes(store: Store) -> bytes:
+    """The workspace archive of `store` (core/backup.py format) as bytes, for a download button."""
+    from core.backup import export_archive
+
+    with tempfile.TemporaryDirectory(prefix="ftlab-export-") as tmp:
+        path = Path(tmp) / "workspace.zip"
+        export_archive(store, path)
+        return path.read_bytes()
+
+
+def restore_bytes(data: bytes, target: Store | None = None, *, parent: str | Path | None = None) -> tuple[Store, dict]:
+    """Restore an uploaded archive: into `target` (rows it lacks are added: core.backup merge), or into a
+    fresh SQLite workspace made under `parent`. Returns the store restored into and what was restored.
+    Raises core.backup.ArchiveError with the reason when the archive cannot be restored."""
+    from core.backup import import_archive
+
+    if target is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        folder = Path(tempfile.mkdtemp(prefix=f"restored-{stamp}-", dir=Path(parent or default_root())))
+        target = Store(folder / DB_NAME, workspace=folder)
+    with tempfile.TemporaryDirectory(prefix="ftlab-import-") as tmp:
+        path = Path(tmp) / "upload.zip"
+        path.write_bytes(data)
+        return target, import_archive(target, path, merge=target.query_one("SELECT 1 FROM datasets") is not None)

@@ -167,3 +167,18 @@ def test_local_trainings_are_counted_across_every_workspace(registry):
     registry.end("A")  # ending the session asks the training to stop, then deletes the folder
     assert registry.running_local_jobs() == 0
     assert job.id
+
+
+def test_backup_download_restores_into_a_fresh_workspace_with_the_same_metrics(shared, tmp_path):
+    from core.evaluation import metrics
+
+    data = workspaces.archive_bytes(shared)
+    fresh, result = workspaces.restore_bytes(data, parent=tmp_path)
+    assert fresh.workspace.parent == tmp_path and result["restored"]["runs"] == len(runs.list_runs(shared))
+    assert {v["hash"] for v in datasets.list_versions(fresh)} == {v["hash"] for v in datasets.list_versions(shared)}
+    for r in runs.list_runs(shared):
+        assert metrics.accuracy(runs.predictions(fresh, r["id"])) == metrics.accuracy(runs.predictions(shared, r["id"]))
+    # Into a workspace that already has rows: what it lacks is added, nothing twice.
+    _, again = workspaces.restore_bytes(data, shared)
+    assert sum(again["restored"].values()) == 0
+    fresh.close()

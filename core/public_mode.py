@@ -113,6 +113,12 @@ def check_rows(mode: PublicMode, n_rows: int, *, owner: bool = False) -> QuotaCh
     return OK
 
 
+def check_dataset(mode: PublicMode, n_bytes: int, n_rows: int, *, owner: bool = False) -> QuotaCheck:
+    """Before saving an uploaded or pasted dataset: its size and its rows."""
+    upload = check_upload(mode, n_bytes, owner=owner)
+    return upload if not upload.allowed else check_rows(mode, n_rows, owner=owner)
+
+
 def check_cpu(mode: PublicMode, usage: Usage, seconds: float = 0.0, *, owner: bool = False) -> QuotaCheck:
     """Whether `seconds` more of local compute fit (0: whether any is left)."""
     if not _limited(mode, owner):

@@ -121,7 +121,8 @@ class Scratch:
     created: float
     last_seen: float
     session: str | None = None      # the Streamlit session it belongs to (to notice when it ends)
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = field(default_factory=Usage)  # what was charged (CPU of evaluations, measured by the page)
+    seeded_runs: int = 0            # runs with an id up to this one are copies of the shared evidence
 
 
 def default_root() -> Path:
@@ -173,7 +174,9 @@ class ScratchRegistry:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
             now = self.clock()
-            scratch = Scratch(key=key, store=store, folder=folder, created=now, last_seen=now, session=session)
+            top = store.query_one("SELECT MAX(id) FROM runs")[0] or 0
+            scratch = Scratch(key=key, store=store, folder=folder, created=now, last_seen=now, session=session,
+                              seeded_runs=top)
             self._live[key] = scratch
             return scratch
 
@@ -209,9 +212,19 @@ class ScratchRegistry:
             return scratch.usage
 
     def usage(self, key: str) -> Usage:
+        """What this session used: what was charged, plus what its scratch store records — predictions of the
+        runs it made, and the examples and estimated seconds of the local trainings it launched."""
+        from core.training import jobs
+
         with self._lock:
             s = self._live.get(key)
-            return s.usage if s else Usage()
+        if s is None:
+            return Usage()
+        predicted = s.store.query_one("SELECT COUNT(*) FROM predictions WHERE run_id > ?", (s.seeded_runs,))[0]
+        estimates = [j.estimate or {} for j in jobs.list_jobs(s.store) if j.is_local]
+        return s.usage.plus(evaluated_examples=predicted,
+                            local_train_examples=sum(int(e.get("examples") or 0) for e in estimates),
+                            cpu_seconds=sum(float(e.get("seconds") or 0) for e in estimates))
 
     def end(self, key: str) -> bool:
         """Delete this session's scratch workspace now (the session ended). False: there was none."""

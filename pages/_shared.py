@@ -15,7 +15,7 @@ from core.data import dataset as datasets
 from core.evaluation import preload
 from core.config import load_settings
 from core.endpoint import Endpoint, resolve_endpoint, with_azure
-from core.public_mode import PublicMode, QuotaCheck, Usage
+from core.public_mode import PublicMode, QuotaCheck, Usage, check_dataset, check_evaluation, check_training
 from core.store import Store
 from core.workspaces import ScratchRegistry, new_key
 
@@ -79,7 +79,7 @@ def _alive_sessions() -> set[str] | None:
 
 
 def usage() -> Usage:
-    return _scratch().usage if is_visitor() else Usage()
+    return registry(shared_store().path.as_posix()).usage(_scratch().key) if is_visitor() else Usage()
 
 
 def charge(**amounts: float) -> None:
@@ -88,9 +88,26 @@ def charge(**amounts: float) -> None:
         registry(shared_store().path.as_posix()).charge(st.session_state["scratch_key"], **amounts)
 
 
-def running_local_jobs() -> int:
-    """Local trainings running in any workspace of this server (the machine is shared)."""
-    return registry(shared_store().path.as_posix()).running_local_jobs() if public_mode().enabled else 0
+def evaluation_quota(ds: datasets.Dataset, split: str, n_approaches: int) -> QuotaCheck:
+    """Whether this session may evaluate n approaches on a split (core.public_mode.check_evaluation)."""
+    n = sum(e.split == split for e in ds.examples) * n_approaches
+    return check_evaluation(public_mode(), usage(), n, owner=not is_visitor())
+
+
+def dataset_quota(n_bytes: int, n_rows: int) -> QuotaCheck:
+    return check_dataset(public_mode(), n_bytes, n_rows, owner=not is_visitor())
+
+
+def with_training_quota(check, plan):
+    """A launch check (core.training.guards.LaunchCheck) refused too when a local training exceeds this
+    visitor's quotas, or another session's local training is running (core.public_mode.check_training)."""
+    from dataclasses import replace
+
+    if not (plan.is_local and is_visitor()):
+        return check
+    running = registry(shared_store().path.as_posix()).running_local_jobs()
+    quota = check_training(public_mode(), usage(), plan.estimate.examples, plan.estimate.seconds, running_local_jobs=running)
+    return check if quota.allowed else replace(check, allowed=False, reasons=check.reasons + (quota.reason,))
 
 
 def refused(check: QuotaCheck, where=st) -> bool:

@@ -117,3 +117,11 @@ def test_cpu_meter_measures_the_block():
     with cpu_meter() as spent:
         sum(i * i for i in range(200_000))
     assert len(spent) == 1 and spent[0] > 0
+
+
+def test_dataset_quota_checks_size_then_rows():
+    from core.public_mode import check_dataset
+
+    assert "MB" in check_dataset(QUOTA, 2 * 1024 * 1024, 10).reason
+    assert "rows" in check_dataset(QUOTA, 10, 101).reason
+    assert check_dataset(QUOTA, 10, 100).allowed

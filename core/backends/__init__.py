@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from core.approach import Approach
 
 # Plug-in modules outside this package that register approaches.
-PLUGIN_MODULES = ("core.prompts.approach",)
+PLUGIN_MODULES = ("core.prompts.approach", "core.prompts.gemma_approach")
 
 _PARAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 

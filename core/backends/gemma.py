@@ -48,7 +48,9 @@ from core.prompting import PromptConfig, format_answer, messages as render_messa
 
 MODEL = "gemma-3-270m"
 ANSWER_END = "<end_of_turn>"
-# bf16 vs fp32 measured in bench/gemma_ladder.py (see its report); FTLAB_GEMMA_DTYPE overrides.
+# float32: on this CPU (avx512_bf16, no AMX) bfloat16 was not faster — sample task zero-shot 1.25 s vs 0.84 s
+# per prediction (bench/gemma_ladder.py, load 6–8 vs 3.6, so not conclusive) — and bf16 log-probs are coarse.
+# FTLAB_GEMMA_DTYPE=bfloat16 (or the `dtype` backend option) halves the weights' memory.
 DEFAULT_DTYPE = "float32"
 LABEL_ROWS = 32  # (example × label) rows per label-scoring forward: bounds the repeated KV cache's memory
 _SENTINEL = "\u2063FTLAB-INPUT\u2063"

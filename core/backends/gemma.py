@@ -268,10 +268,12 @@ class GemmaApproach(Approach):
         if int(k) < 0:
             raise ValueError("k must be ≥ 0")
         selection = "retrieved" if method == "rag" else "balanced"
-        # Text contract by default: the answer is the bare label name. With JSON every label's answer starts
-        # with the same `{"label": "` tokens, which carry no evidence, and a 270M base model rarely saw that
-        # format; scoring the bare name put the probability mass on the words that differ (bench/gemma_ladder.py
-        # compares both: `output=json`).
+        # Text contract by default: the answer scored is the bare label name. Scoring makes the two contracts
+        # nearly equivalent (with JSON every label's answer starts with the same `{"label": "` tokens, which
+        # carry no evidence), but the JSON answer costs ~6 more scored positions per label through the
+        # 262k-word output layer — the dominant cost here — and the task's own instruction (the system prompt)
+        # asks for "the category name only". Not yet compared for accuracy on this model: run
+        # `bench/gemma_ladder.py --rung gemma:zero-shot:output=json`.
         self.prompt = prompt or PromptConfig(k=int(k), selection=selection, seed=int(seed),
                                              descriptions=bool(descriptions), output=output)
         if self.prompt.selection == "retrieved" and retriever is None:

@@ -141,13 +141,17 @@ class GemmaScorer:
             return self.model(input_ids=torch.tensor([prefix_ids]), use_cache=True, logits_to_keep=1).past_key_values
 
     def _logprobs(self, hidden, targets):
-        """log p(target) from hidden states [n, d] (output layer only at these n positions)."""
+        """log p(target) from hidden states [n, d] (output layer only at these n positions, 32 at a time:
+        each position's logits are 262k floats, ~1 MB)."""
         import torch
 
-        logits = self.model.lm_head(hidden).float()
-        if self.softcap:
-            logits = torch.tanh(logits / self.softcap) * self.softcap
-        return torch.log_softmax(logits, -1).gather(-1, targets[:, None])[:, 0]
+        out = []
+        for at in range(0, len(hidden), 32):
+            logits = self.model.lm_head(hidden[at:at + 32]).float()
+            if self.softcap:
+                logits = torch.tanh(logits / self.softcap) * self.softcap
+            out.append(torch.log_softmax(logits, -1).gather(-1, targets[at:at + 32, None])[:, 0])
+        return torch.cat(out)
 
     def score(self, prefix, n_prefix: int, rests: Sequence[list[int]], answers: list[list[int]]) -> np.ndarray:
         """[len(rests), len(answers)] sum of each answer's token log-probs after prefix + rest.

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from core.approach import Approach
 
 # Plug-in modules outside this package that register approaches.
-PLUGIN_MODULES = ("core.prompts.approach",)
+PLUGIN_MODULES = ("core.prompts.approach", "core.prompts.gemma_approach")
 
 def parse_spec(text: str) -> Spec:
     """Parse `backend:…` into a Spec (methods are looked up in the registry, so ids may contain colons)."""

@@ -90,13 +90,15 @@ def ensure_base(models_dir: Path, on_message: Callable[[str], None] = print) -> 
     return target
 
 
-def load_base(models_dir: Path, on_message: Callable[[str], None] = print):
+def load_base(models_dir: Path, on_message: Callable[[str], None] = print, dtype: str = "float32"):
+    """(model, tokenizer) of the base; `dtype` "bfloat16" halves its memory (inference: core/backends/gemma.py)."""
     prepare_torch_env()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = ensure_base(models_dir, on_message)
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32), AutoTokenizer.from_pretrained(str(path))
+    return (AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, dtype)),
+            AutoTokenizer.from_pretrained(str(path)))
 
 
 # --- chat records → token ids ----------------------------------------------------------------------

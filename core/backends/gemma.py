@@ -42,7 +42,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from core.approach import Approach, Prediction
-from core.backends import register
+from core.backends import per_k, register
 from core.data.dataset import Example
 from core.prompting import PromptConfig, format_answer, messages as render_messages, select_exemplars
 
@@ -454,5 +454,10 @@ def _factory(method: str):
     return build
 
 
+_GEMMA_WORDS = {"zero-shot": lambda s: "zero-shot prompt",
+                "few-shot": lambda s: "few-shot prompt" + per_k(s, "examples"),
+                "rag": lambda s: "RAG" + per_k(s, "retrieved examples")}
+
 for _method in ("zero-shot", "few-shot", "rag"):
-    register("gemma", _method)(_factory(_method))
+    register("gemma", _method, family="rag" if _method == "rag" else "prompting", model="gemma-3-270m",
+             words=lambda s, m=_method: f"Gemma 3 270M · {_GEMMA_WORDS[m](s)}")(_factory(_method))

@@ -53,7 +53,8 @@ class GemmaPrompt(GemmaApproach):
         return resolve_exemplars(self.candidate, train)
 
 
-@register("gemma", "prompt")
+@register("gemma", "prompt", family="prompting", model="gemma-3-270m",
+          words=lambda s: f"Gemma 3 270M · optimized prompt {s.model[:8]}")
 def _factory(spec: Spec, **options: Any) -> GemmaPrompt:
     if spec.params:
         raise ValueError(f"gemma:prompt takes no parameters (got {', '.join(sorted(spec.params))})")

@@ -35,6 +35,43 @@ def store(workspace, request, monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def gemma_base(tmp_path_factory):
+    """The Gemma 3 270M base model, converted from its GGUF package AT MOST ONCE per test session.
+
+    The conversion (GGUF → dequantized safetensors) takes 30–65 s on two free cores and minutes under load,
+    so every test that needs the base model — tests/test_gemma_backend.py, tests/test_train_lora.py, an
+    export test, … — asks for this fixture instead of converting into its own workspace. It points
+    $FTLAB_BASE_MODELS (core.training.lora_local.base_dir: the base shared by workspaces) at a session
+    temporary folder for the rest of the session and yields that folder (it holds `gemma-3-270m/`); any
+    workspace's `models_dir` then finds the base there. A $FTLAB_BASE_MODELS already set by the developer
+    and holding a converted base is reused as is (no conversion at all). Skips, saying what is missing,
+    when the local LLM tier is not installed.
+    """
+    from core.tiers import missing_modules
+    from core.training import LOCAL_LORA
+
+    missing = missing_modules(LOCAL_LORA)
+    if missing:
+        pytest.skip(f"the local LLM tier is not installed (missing {', '.join(missing)})")
+    from core.training.lora_local import BASE_DIR_NAME, ensure_base
+
+    preset = os.environ.get("FTLAB_BASE_MODELS")
+    if preset and (Path(preset) / BASE_DIR_NAME / "model.safetensors").is_file():
+        yield Path(preset)
+        return
+    root = tmp_path_factory.mktemp("gemma-base")
+    os.environ["FTLAB_BASE_MODELS"] = str(root)
+    try:
+        ensure_base(root, on_message=lambda m: None)  # models_dir is ignored: $FTLAB_BASE_MODELS decides
+        yield root
+    finally:
+        if preset is None:
+            os.environ.pop("FTLAB_BASE_MODELS", None)
+        else:
+            os.environ["FTLAB_BASE_MODELS"] = preset
+
+
+@pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL server for the session (tests/postgres_server.py), or a skip that says what is missing."""
     from tests.postgres_server import APT_HINT, PostgresServer, find_bindir

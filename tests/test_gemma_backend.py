@@ -2,8 +2,9 @@
 
 Runs the real model on a tiny two-label task (short prompts, so the whole module stays well under a minute
 once the base model exists). The base is converted from its GGUF package ONCE for the whole test session
-(the `gemma_models` fixture, a temporary workspace): that first conversion takes ~30–65 s on two free
-cores and is most of this module's time; the model is then loaded once per process (core.backends.gemma).
+(the `gemma_base` fixture of tests/conftest.py, shared with every test that needs the base): that first
+conversion takes ~30–65 s on two free cores and is most of this module's time; the model is then loaded once
+per process (core.backends.gemma).
 """
 
 import os
@@ -16,8 +17,8 @@ from tests.training_data import tiny_dataset
 
 
 def _local_llm_missing() -> str | None:
-    from core.tiers import local_status
-    from core.training import LOCAL_LORA, missing_modules
+    from core.tiers import local_status, missing_modules
+    from core.training import LOCAL_LORA
 
     missing = missing_modules(LOCAL_LORA)
     if missing:
@@ -31,14 +32,14 @@ needs_model = pytest.mark.skipif(_local_llm_missing() is not None, reason=_local
 
 
 @pytest.fixture(scope="session")
-def gemma_models(tmp_path_factory):
-    """A temporary workspace whose models folder holds the converted base — one conversion per test session."""
+def gemma_models(gemma_base, tmp_path_factory):
+    """A temporary workspace's models folder; the base model comes from the session's `gemma_base`."""
     ws = tmp_path_factory.mktemp("gemma-workspace")
     old = os.environ.get("FTLAB_WORKSPACE")
     os.environ["FTLAB_WORKSPACE"] = str(ws)
     from core.backends.gemma import load_model
 
-    load_model(ws / "models")  # GGUF → safetensors here (unless $FTLAB_BASE_MODELS already holds one)
+    load_model(ws / "models")  # loads the session's base (converted once, by gemma_base)
     yield ws / "models"
     if old is None:
         os.environ.pop("FTLAB_WORKSPACE", None)

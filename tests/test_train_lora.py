@@ -17,23 +17,8 @@ def test_batches_are_left_padded_so_every_answer_ends_at_the_last_position():
     assert targets.tolist() == [[-100, 100, 101], [102, 103, 104]]  # loss on the answer tokens only
 
 
-@pytest.fixture(scope="module")
-def shared_base(tmp_path_factory):
-    """One converted base for the module's workspaces (the conversion itself is exercised once here)."""
-    import os
-
-    root = tmp_path_factory.mktemp("gemma-base")
-    old = os.environ.get("FTLAB_BASE_MODELS")
-    os.environ["FTLAB_BASE_MODELS"] = str(root)
-    yield root
-    if old is None:
-        del os.environ["FTLAB_BASE_MODELS"]
-    else:
-        os.environ["FTLAB_BASE_MODELS"] = old
-
-
 @pytest.mark.slow
-def test_a_lora_model_learns_the_labels_and_reloads_with_the_same_scores(shared_base, tmp_path):
+def test_a_lora_model_learns_the_labels_and_reloads_with_the_same_scores(gemma_base, tmp_path):
     from core.training.chat import chat_records
     from core.training.lora_local import LoraClassifier, base_ready
 
@@ -55,7 +40,7 @@ def test_a_lora_model_learns_the_labels_and_reloads_with_the_same_scores(shared_
 
 
 @pytest.mark.slow
-def test_a_lora_job_runs_in_the_worker_and_evaluates_as_an_approach(shared_base, store):
+def test_a_lora_job_runs_in_the_worker_and_evaluates_as_an_approach(gemma_base, store):
     from core.evaluation import runs
     from core.backends import approach_from_spec
     from core.training.worker import launch_local
@@ -67,3 +52,30 @@ def test_a_lora_job_runs_in_the_worker_and_evaluates_as_an_approach(shared_base,
     assert job.approach_spec == f"local:lora:{job.id}"
     run = runs.execute(store, ds, approach_from_spec(job.approach_spec, store=store), "test")
     assert all(r["label"] in ("billing", "shipping") for r in runs.predictions(store, run.id))
+
+
+def test_lora_scoring_is_the_restricted_label_scoring_of_the_whole_prompt(gemma_base, tmp_path):
+    """The fine-tune scores labels like the prompting backend (label vocabulary only, the system prompt cached,
+    texts batched): on the base model (an adapter changes the weights, not the rule) each text's batched
+    scores equal each label appended to its whole prompt, scored without cache. The short prompt is the default:
+    the instruction and the label names, no guidelines."""
+    import numpy as np
+
+    from core.backends.gemma import load_model
+    from core.training.gemma_scorer import GemmaScorer
+    from core.training.lora_local import LoraClassifier
+
+    ds = tiny_dataset()
+    model, tok = load_model(tmp_path / "models")
+    clf = LoraClassifier(LoraOptions(), model, tok, ds.task)
+    assert clf.options.prompt == "short"
+    texts = [e.text for e in ds.split("test")[:3]]
+    scores = clf.scores(texts)
+    enc = clf._prepare()
+    assert "Categories:" in enc.system and all(lab.description not in enc.system
+                                               for lab in ds.task.labels if lab.description)
+    sc = GemmaScorer(model, tok)
+    for row, text in zip(scores, texts):
+        reference = sc.score_uncached(enc.system_ids + enc.user_ids(text), clf._label_ids)
+        assert np.abs(row - reference).max() < 2e-3, (row, reference)
+    assert clf.predict(texts) == [ds.task.label_names[int(j)] for j in scores.argmax(1)]

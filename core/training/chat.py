@@ -28,6 +28,11 @@ def system_text(task: Task) -> str:
     return chat_messages(task, "")[0]["content"]
 
 
+def short_system_text(task: Task) -> str:
+    """The short system prompt: the instruction and the bare label names (what a local fine-tune is asked with)."""
+    return task.system_prompt(with_descriptions=False)
+
+
 def chat_records(task: Task, examples: Iterable[Example]) -> list[dict]:
     return [chat_record(task, e.text, e.label) for e in examples if e.label is not None]
 

@@ -1,8 +1,11 @@
 """Local backend 2: LoRA on Gemma 3 270M — the portable local twin of hosted fine-tuning.
 
 It trains on the very chat records that go to a hosted provider (core/training/chat.py),
-rendered in Gemma's turn format, with the loss on the assistant's tokens only;
-it classifies by scoring each label string after the prompt.
+rendered in Gemma's turn format, with the loss on the assistant's tokens only — by default with a
+short system prompt (the instruction and the label names, `LoraOptions.prompt="short"`): a fine-tune
+learns the behaviour from the examples, so the long label guidelines would only make every step and
+every prediction slower. It classifies by scoring each label string after the prompt, restricted to
+the labels' tokens, exactly as the prompting backend does (core/training/gemma_scorer.py).
 
 Why the hand-written training loop rather than transformers' Trainer: the
 output layer is 63 % of this model's weights (262k-token vocabulary), so the
@@ -18,7 +21,6 @@ seconds. torch is only imported inside functions.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -31,7 +33,7 @@ from core.data.dataset import Dataset
 from core.encoder import prepare_torch_env
 from core.data.task import Task
 from core.training import LORA_BASE
-from core.training.chat import chat_records, system_text, training_examples
+from core.training.chat import chat_records, short_system_text, system_text, training_examples
 from core.training.options import LORA_DEV_EXAMPLES, LoraOptions
 
 MANIFEST = "ftlab.json"
@@ -107,8 +109,9 @@ def load_base(models_dir: Path, on_message: Callable[[str], None] = print, dtype
 class Encoder:
     """Gemma turn format for chat records. The system part is tokenized once and shared (and cached when scoring)."""
 
-    def __init__(self, tokenizer, system: str, max_text_tokens: int = 256):
+    def __init__(self, tokenizer, system: str, max_text_tokens: int = 256, replace_system: bool = False):
         self.tok = tokenizer
+        self.replace_system = replace_system  # the records' own system prompt is swapped for `system`
         self.max_text_tokens = max_text_tokens
         self.system = system
         self.system_ids = [tokenizer.bos_token_id] + self._ids(USER_OPEN + system + "\n\n")
@@ -127,7 +130,7 @@ class Encoder:
     def example(self, record: dict) -> tuple[list[int], list[int]]:
         """(user-part ids, answer ids) of one chat record {"messages": [system, user, assistant]}."""
         msgs = {m["role"]: m["content"] for m in record["messages"]}
-        if msgs.get("system", self.system) != self.system:
+        if not self.replace_system and msgs.get("system", self.system) != self.system:
             raise ValueError("LoRA training shares one system prompt across the records; this record has another")
         return self.user_ids(msgs["user"]), self.answer_ids(msgs["assistant"])
 
@@ -184,6 +187,7 @@ class LoraClassifier:
         self._encoder: Encoder | None = None
         self._label_ids: list[list[int]] | None = None
         self._system_cache = None
+        self._scorer = None
 
     @property
     def labels(self) -> list[str]:
@@ -191,8 +195,11 @@ class LoraClassifier:
 
     def _prepare(self) -> Encoder:
         if self._encoder is None:
-            # The system prompt of the chat records (the same words the hosted provider trains on).
-            self._encoder = Encoder(self.tokenizer, system_text(self.task), self.options.max_text_tokens)
+            # Short: the instruction and the label names; full: the system prompt of the chat records (the same
+            # words the hosted provider trains on).
+            short = self.options.prompt == "short"
+            system = (short_system_text if short else system_text)(self.task)
+            self._encoder = Encoder(self.tokenizer, system, self.options.max_text_tokens, replace_system=short)
             self._label_ids = [self._encoder.answer_ids(lab) for lab in self.labels]
         return self._encoder
 
@@ -259,35 +266,29 @@ class LoraClassifier:
         return sum(losses) / len(losses)
 
     # -- predicting
-    def scores(self, texts: Sequence[str]):
-        """Log-probability of each label string (then the end of the turn) after each text's prompt: [n, labels]."""
+    def scores(self, texts: Sequence[str], batch_size: int = 8):
+        """Log-probability of each label string (then the end of the turn) after each text's prompt: [n, labels],
+        within the labels' vocabulary (core/training/gemma_scorer.py: the system prompt's KV cache shared,
+        texts batched, the 262k-row output layer never run)."""
         import numpy as np
         import torch
 
+        from core.training.gemma_scorer import GemmaScorer
+
         enc = self._prepare()
-        model = self.model
-        model.eval()
+        self.model.eval()
+        if self._scorer is None:
+            self._scorer = GemmaScorer(self.model, self.tokenizer)
+        sc = self._scorer
+        if self._system_cache is None:  # the shared system prompt, computed once
+            self._system_cache = sc.prefix_cache(enc.system_ids)
+        rests = [enc.user_ids(t) for t in texts]
         out = np.zeros((len(texts), len(self.labels)))
+        order = sorted(range(len(texts)), key=lambda i: len(rests[i]))  # similar lengths: little padding
         with torch.no_grad():
-            if self._system_cache is None:  # the shared system prompt, computed once
-                self._system_cache = model(input_ids=torch.tensor([enc.system_ids]), use_cache=True).past_key_values
-            first = torch.tensor([ids[0] for ids in self._label_ids])
-            width = max(map(len, self._label_ids))
-            rest = torch.full((len(self._label_ids), width), self.tokenizer.pad_token_id, dtype=torch.long)
-            for j, ids in enumerate(self._label_ids):
-                rest[j, :len(ids)] = torch.tensor(ids)
-            for i, text in enumerate(texts):
-                cache = copy.deepcopy(self._system_cache)
-                prefix = model(input_ids=torch.tensor([enc.user_ids(text)]), past_key_values=cache, use_cache=True,
-                               logits_to_keep=1)
-                logp0 = torch.log_softmax(prefix.logits[0, -1], -1)[first]
-                cache = prefix.past_key_values
-                cache.batch_repeat_interleave(len(self._label_ids))
-                # Right padding is harmless here: a label's real tokens never attend to the pad after them.
-                logits = model(input_ids=rest, past_key_values=cache, use_cache=False).logits
-                logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, rest[:, 1:, None])[..., 0]
-                for j, ids in enumerate(self._label_ids):
-                    out[i, j] = float(logp0[j] + logp[j, :len(ids) - 1].sum())
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                out[idx] = sc.score(self._system_cache, len(enc.system_ids), [rests[i] for i in idx], self._label_ids)
         return out
 
     def predict(self, texts: Sequence[str]) -> list[str]:
@@ -327,7 +328,8 @@ class LoraClassifier:
         base, tokenizer = load_base(models_dir or path.parent, on_message=lambda m: None)
         model = PeftModel.from_pretrained(base, str(path)).merge_and_unload()
         model.eval()
-        return cls(LoraOptions.model_validate(manifest.get("options", {})), model, tokenizer,
+        options = {"prompt": "full", **manifest.get("options", {})}  # adapters saved before the option: full prompt
+        return cls(LoraOptions.model_validate(options), model, tokenizer,
                    Task.model_validate(manifest["task"]))
 
 

@@ -49,6 +49,11 @@ class LoraOptions(_Options):
     max_examples_per_class: int | None = Field(
         32, ge=1, description="Use at most this many train examples per class (32/class reached 96 % in the sweep).")
     max_text_tokens: int = Field(256, ge=16, le=2048, description="Texts longer than this many tokens are cut at the end.")
+    prompt: Literal["short", "full"] = Field(
+        "short", description="The system prompt the model is trained and asked with. short: the task's instruction "
+                             "and the label names — a fine-tune learns the behaviour from the examples, and a short "
+                             "prompt makes every step and every prediction cheaper; full: with the label guidelines, "
+                             "as the hosted chat records carry them.")
     seed: int = Field(42, description="Random seed.")
 
 
@@ -201,6 +206,8 @@ def estimate_lora(train: list[Example], dev: list[Example], system_prompt: str, 
     seconds = LORA_LOAD_S + train_s + valid_s + n_dev * lora_score_seconds(labels)
     tokens = int((steps * system) + sum(texts) * opts.epochs)
     notes = [f"{steps} steps; the {system:.0f}-token system prompt runs once per step, the texts once per epoch",
+             "short prompt (instruction + label names, no guidelines): the fine-tune learns the behaviour from "
+             "the examples" if opts.prompt == "short" else "full prompt: the label guidelines in every example",
              "~4 GB of memory while training"]
     if not base_ready:
         seconds += LORA_CONVERT_S

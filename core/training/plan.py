@@ -13,7 +13,7 @@ from core.data.dataset import Dataset
 from core.store import Store
 from core.tiers import missing_modules
 from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, guards, parse_backend
-from core.training.chat import system_text, training_examples
+from core.training.chat import short_system_text, system_text, training_examples
 from core.training.options import Estimate, estimate_lora, estimate_setfit, options_for
 from core import endpoint as endpoints
 from core.endpoint import Endpoint
@@ -45,8 +45,9 @@ def make_plan(backend_spec: str, dataset: Dataset, options: dict | None = None,
     elif backend == LOCAL_LORA:
         from core.training.lora_local import base_ready
 
-        est = estimate_lora(training_examples(dataset, opts.max_examples_per_class, opts.seed), dev,
-                            system_text(dataset.task), opts, base_ready(models_dir) if models_dir else True)
+        system = (short_system_text if opts.prompt == "short" else system_text)(dataset.task)
+        est = estimate_lora(training_examples(dataset, opts.max_examples_per_class, opts.seed), dev, system, opts,
+                            base_ready(models_dir) if models_dir else True)
     else:
         from core.training import hosted
 

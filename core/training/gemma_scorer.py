@@ -12,9 +12,9 @@ of a decoder restricted to label tokens; the scores are log-probabilities within
 How it stays fast on two cores:
 
 - the prompt's shared prefix is run once (the model body only) and its KV cache reused by every example;
-- examples are batched (left-padded after the cached prefix, so every prompt ends at the last position,
-  whose hidden state gives every label's first token);
-- the labels' remaining tokens are scored in batched forwards over (example × label) rows.
+- examples are batched, and each example's text and all its label answers go through ONE forward pass
+  (tree attention: the answers side by side after the text, each seeing only the text and itself, with
+  masks built from real positions so that Gemma 3's sliding window stays exact at any prompt length).
 
 torch is imported inside functions only.
 """
@@ -26,7 +26,6 @@ from typing import Sequence
 import numpy as np
 
 ANSWER_END = "<end_of_turn>"
-LABEL_ROWS = 16  # (example × label) rows per label-scoring forward: bounds the repeated KV caches' memory
 
 # Gemma 3's own chat template (google/gemma-3-*-it, tokenizer_config.json), text-only. The base model's GGUF
 # carries no template, so the tokenizer is given this one: the system prompt opens the first user turn, the
@@ -123,28 +122,20 @@ class GemmaScorer:
 
     def score(self, prefix, n_prefix: int, rests: Sequence[list[int]], answers: list[list[int]]) -> np.ndarray:
         """[len(rests), len(answers)] sum of each answer's token log-probs (within the label vocabulary) after
-        prefix + rest.
+        prefix + rest, for a batch of texts in ONE forward pass over the cached prefix.
 
         `prefix` is the KV cache of the first `n_prefix` prompt tokens (None with n_prefix=0: no shared prefix).
 
-        Padding is exact only while the whole sequence fits in the sliding window (512 tokens in 15 of Gemma 3's
-        18 layers): that window is counted in cache slots, so pads between the shared prefix and a text would
-        push real prefix tokens out of the text's window (measured: log-probs off by up to 0.2 after the sample
-        task's 1,115-token prefix). Longer prompts are therefore batched only with prompts of the same length.
+        Each row holds its text, left-padded so that every text ends at the same column, then every label's
+        answer tokens side by side (all but the last, which is only predicted) — a tree: each answer's tokens see
+        the prefix, the row's text and their own answer's earlier tokens, at the positions they would have in
+        the plain prompt. The attention masks are built here from those positions rather than from cache slots:
+        Gemma 3's sliding-window layers (512 tokens in 15 of 18 layers) would otherwise count the pads and the
+        other answers' tokens as context and push real prompt tokens out of the window (measured with the
+        default masks: log-probs off by up to 0.2 after the sample task's 1,115-token prefix). So padding is
+        exact at any prompt length, no (example × label) cache copies are made, and the labels cost a few
+        extra columns of the same forward.
         """
-        a_width = max(map(len, answers))
-        if self.window and len(rests) > 1 and n_prefix + max(map(len, rests)) + a_width >= self.window:
-            groups: dict[int, list[int]] = {}
-            for i, r in enumerate(rests):
-                groups.setdefault(len(r), []).append(i)
-            if len(groups) > 1:
-                out = np.zeros((len(rests), len(answers)))
-                for idx in groups.values():
-                    out[idx] = self._score(prefix, n_prefix, [rests[i] for i in idx], answers)
-                return out
-        return self._score(prefix, n_prefix, rests, answers)
-
-    def _score(self, prefix, n_prefix: int, rests: Sequence[list[int]], answers: list[list[int]]) -> np.ndarray:
         import copy
 
         import torch
@@ -153,54 +144,62 @@ class GemmaScorer:
         n, n_ans = len(rests), len(answers)
         pad = self.tok.pad_token_id
         width = max(map(len, rests))
-        ids = torch.full((n, width), pad, dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for i, r in enumerate(rests):  # left-padded: every prompt ends at the last position
-            ids[i, width - len(r):] = torch.tensor(r)
-            mask[i, width - len(r):] = 1
-        full_mask = torch.cat([torch.ones((n, n_prefix), dtype=torch.long), mask], dim=1)
-        positions = n_prefix + (mask.cumsum(-1) - 1).clamp(min=0)
-        out = np.zeros((n, n_ans))
+        tails = [a[:-1] for a in answers]  # the answer tokens fed in (each one predicts the next)
+        offsets = np.cumsum([0] + [len(t) for t in tails])  # where each answer's tokens start after the text
+        q_len = width + int(offsets[-1])
+        ids = torch.full((n, q_len), pad, dtype=torch.long)
+        pos = torch.full((n, q_len), n_prefix, dtype=torch.long)
+        valid = torch.zeros((n, q_len), dtype=torch.bool)
+        group = torch.full((q_len,), -1, dtype=torch.long)  # -1: the text; j: answer j's tokens
+        for j, t in enumerate(tails):
+            group[width + offsets[j]:width + offsets[j + 1]] = j
+        for i, r in enumerate(rests):
+            ids[i, width - len(r):width] = torch.tensor(r)
+            pos[i, width - len(r):width] = n_prefix + torch.arange(len(r))
+            valid[i, width - len(r):] = True
+            last = n_prefix + len(r) - 1
+            for j, t in enumerate(tails):
+                lo = width + offsets[j]
+                ids[i, lo:lo + len(t)] = torch.tensor(t, dtype=torch.long)
+                pos[i, lo:lo + len(t)] = last + 1 + torch.arange(len(t))
+        # new ↔ new: a valid earlier-or-same position, in the text or in the query's own answer; the diagonal
+        # keeps pad rows finite (their outputs are never read)
+        pq, pk = pos[:, :, None], pos[:, None, :]
+        same = (group[None, :, None] == group[None, None, :]) | (group[None, None, :] == -1)
+        new = valid[:, None, :] & (pk <= pq) & same
+        new |= torch.eye(q_len, dtype=torch.bool)[None]
+        masks = {}
+        window = self.window
+        for kind in ("full_attention", "sliding_attention"):
+            slide = kind == "sliding_attention" and window
+            if prefix is None:
+                cached = torch.zeros((0,), dtype=torch.long)
+            else:  # the slots the cache layer holds: all of the prefix, or its last window-1 tokens
+                start = max(0, n_prefix - (window - 1)) if slide else 0
+                cached = torch.arange(start, n_prefix)
+            old = torch.ones((n, q_len, len(cached)), dtype=torch.bool)
+            m_new = new
+            if slide:
+                old = old & (pq - cached[None, None, :] < window)
+                m_new = new & (pq - pk < window)
+            masks[kind] = torch.cat([old, m_new], dim=-1)[:, None]
         with torch.inference_mode():
             cache = None
             if prefix is not None:
                 cache = copy.deepcopy(prefix)
                 cache.batch_repeat_interleave(n)
-            step = self.body(input_ids=ids, attention_mask=full_mask, position_ids=positions,
-                             past_key_values=cache, use_cache=True)
-            first = head.targets([a[0] for a in answers])
-            out += head.logprobs(step.last_hidden_state[:, -1])[:, first].numpy()
-            cache = step.past_key_values
-            # The answers' further tokens: one row per (example, answer), the example's cache repeated.
-            a_width = max(map(len, answers)) - 1
-            if a_width == 0:
-                return out
-            a_in = torch.full((n_ans, a_width), pad, dtype=torch.long)
-            a_tgt = torch.zeros((n_ans, a_width), dtype=torch.long)
-            a_valid = torch.zeros((n_ans, a_width), dtype=torch.bool)
+            h = self.body(input_ids=ids, attention_mask=masks, position_ids=pos, past_key_values=cache,
+                          use_cache=cache is not None).last_hidden_state
+            del cache
+            # The hidden state at the text's last token predicts every answer's first token; the one at an
+            # answer's t-th token predicts its (t+1)-th.
+            lp = head.logprobs(h[:, width - 1:])  # [n, 1 + sum of tails, |vocab|]
+            out = lp[:, 0, head.targets([a[0] for a in answers])].clone()
             for j, a in enumerate(answers):
-                a_in[j, :len(a) - 1] = torch.tensor(a[:-1])
-                a_tgt[j, :len(a) - 1] = head.targets(a[1:])
-                a_valid[j, :len(a) - 1] = True
-            per_chunk = max(1, LABEL_ROWS // n_ans)
-            for start in range(0, n, per_chunk):
-                rows = list(range(start, min(n, start + per_chunk)))
-                sub = copy.deepcopy(cache) if len(rows) < n else cache
-                if len(rows) < n:
-                    sub.batch_select_indices(torch.tensor(rows))
-                sub.batch_repeat_interleave(n_ans)
-                m = len(rows) * n_ans
-                # Right padding is harmless: an answer's real tokens never attend to the pads after them.
-                am = torch.cat([full_mask[rows].repeat_interleave(n_ans, 0), torch.ones((m, a_width), dtype=torch.long)], 1)
-                pos = positions[rows, -1:].repeat_interleave(n_ans, 0) + 1 + torch.arange(a_width)[None]
-                h = self.body(input_ids=a_in.repeat(len(rows), 1), attention_mask=am, position_ids=pos,
-                              past_key_values=sub, use_cache=True).last_hidden_state
-                del sub
-                valid = a_valid.repeat(len(rows), 1)
-                lp = torch.zeros((m, a_width))
-                lp[valid] = head.logprobs(h[valid]).gather(-1, a_tgt.repeat(len(rows), 1)[valid][:, None])[:, 0]
-                out[rows] += lp.sum(-1).view(len(rows), n_ans).numpy()
-        return out
+                if len(a) > 1:
+                    cols = 1 + offsets[j] + torch.arange(len(a) - 1)
+                    out[:, j] += lp[:, cols, head.targets(a[1:])].sum(-1)
+        return out.double().numpy()
 
     def score_uncached(self, full_ids: list[int], answers: list[list[int]]) -> np.ndarray:
         """The reference: each answer appended to the whole prompt, one plain forward each, no cache, no padding,

@@ -143,6 +143,24 @@ def run(name: str, task: Task, train: list[Example], test: list[Example], rungs:
     return acc
 
 
+def shipped_table(path: Path = ROOT / "data" / "results" / "sample_runs.json") -> None:
+    """The shipped (pre-loaded) runs on the sample's test split as a Markdown table — README's figures."""
+    from core.backends import describe, family
+
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    print(f"shipped bundle: {bundle['generated_at']}, regenerated in {bundle.get('seconds', 0) / 60:.0f} min "
+          f"({bundle['machine']})\n")
+    print("| approach | family | test accuracy (95 % CI) | s / prediction | training |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for r in bundle["runs"]:
+        hits = [p["label"] == p["gold"] for p in r["predictions"]]
+        lo, hi = accuracy_ci(hits)
+        per = sum(p["latency_ms"] or 0 for p in r["predictions"]) / len(hits) / 1000
+        train_s = r.get("training", {}).get("seconds")
+        print(f"| {describe(r['approach'])} | {family(r['approach'])} | {sum(hits) / len(hits):.1%} "
+              f"({lo:.0%}–{hi:.0%}) | {per:.2f} | {f'{train_s / 60:.0f} min' if train_s else '—'} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dtype", default=os.environ.get("FTLAB_GEMMA_DTYPE", "float32"), choices=["float32", "bfloat16"])
@@ -151,10 +169,14 @@ def main() -> None:
     ap.add_argument("--rung", action="append", help=f"spec(s) to run (default: {' '.join(RUNGS)}; lora: the fine-tune)")
     ap.add_argument("--train-lora", action="store_true",
                     help="on the sample, train the LoRA rung here (LoRA defaults, ~10 min) instead of loading the shipped adapter")
+    ap.add_argument("--shipped", action="store_true",
+                    help="only print the shipped runs of data/results/sample_runs.json as a Markdown table (README)")
     ap.add_argument("--intents", type=int, default=10)
     ap.add_argument("--per-class", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.shipped:
+        return shipped_table()
     os.environ.setdefault("FTLAB_WORKSPACE", str(Path(tempfile.gettempdir()) / "ftlab-gemma-bench"))
     print(f"Gemma 3 270M ladder · cores {os.cpu_count()} · load avg {load()} · workspace {os.environ['FTLAB_WORKSPACE']}"
           + (f" · base {os.environ['FTLAB_BASE_MODELS']}" if os.environ.get("FTLAB_BASE_MODELS") else ""))

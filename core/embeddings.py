@@ -1,6 +1,6 @@
 """Embedding cache: each text is encoded once per workspace, whoever asks for it.
 
-Encoding the sample task's 450 tickets takes ~30 s on two shared cores; a prompt
+Encoding the sample task's 1,290 tickets takes ~1 min on two shared cores; a prompt
 search scores dozens of candidates on the same dev texts, and a rerun scores
 them again. So vectors are kept in memory for the process and in the store's
 `embeddings` table (float32 blobs keyed by the text's sha256) for later runs.

@@ -44,7 +44,7 @@ def test_local_search_beats_the_naive_prompt_and_a_rerun_encodes_and_predicts_no
 
 @pytest.mark.slow
 def test_on_the_sample_task_the_chosen_prompt_beats_the_naive_one_on_dev_and_test(workspace, capsys):
-    """The issue's done-when, through the CLI (~1 min: MiniLM encodes the 450 tickets once)."""
+    """The issue's done-when, through the CLI (~1–2 min: MiniLM encodes the 1,290 tickets once)."""
     from core.cli import main
 
     code = main(["optimize", "--dataset", "sample", "--backend", "local", "--budget-calls", "3000", "--json",

@@ -154,9 +154,13 @@ def _behaviour_triggers(q: Questionnaire) -> list[tuple[str, str]]:
         out.append(("ft-long-prompt",
                     f"The system prompt is {q.system_prompt_tokens:,} tokens (> {LONG_PROMPT_TOKENS}): a fine-tune "
                     "drops it from every call, cutting input tokens and latency."))
-    if q.calls_per_day >= HIGH_VOLUME_CALLS:
+    if q.calls_per_day >= HIGH_VOLUME_CALLS and q.pays_back_before_retirement is not False:
+        # Only where the economics do not say otherwise: a fine-tune that never pays back saves nothing.
         out.append(("ft-volume",
-                    f"{q.calls_per_day:,.0f} calls/day (≥ {HIGH_VOLUME_CALLS:,}): per-call savings repay training quickly."))
+                    f"{q.calls_per_day:,.0f} calls/day (≥ {HIGH_VOLUME_CALLS:,}): "
+                    + ("the economics below say the fine-tune pays back before its base model retires."
+                       if q.pays_back_before_retirement else
+                       "per-call savings may repay training — check the break-even below.")))
     if q.small_must_match_large:
         out.append(("ft-distill", "A small model must match a large one: fine-tune (distil) the small model on the large one's labels."))
     if _too_slow_for_hosted(q):

@@ -242,7 +242,7 @@ def _vs_sentence(c: str, ref: str, n: int, diff: float, p: float, p_holm: float,
         return (f"{c} is as accurate as {ref}: the difference ({gap}) is within ± {margin * 100:g} points "
                 f"with 95 % confidence ({corr}).")
     tail = f" About {more:,} more test examples would settle it." if more else ""
-    return f"{c} vs {ref}: a {gap} gap that could be luck ({corr}): undecided.{tail}"
+    return f"{c} vs {ref}: a gap of {gap} that could be luck ({corr}): undecided.{tail}"
 
 
 def compare_to_best(correct: dict[str, dict[int, bool]], margin: float = MARGIN, alpha: float = ALPHA) -> list[VsBest]:

@@ -118,6 +118,7 @@ class Recommendation:
     settings: Settings = field(default_factory=Settings)
     prior: qn.Decision | None = None
     breakeven: eco.CostComparison | None = None       # prompting vs a fine-tune of settings.model
+    scenario: eco.Scenario | None = None              # the token counts that comparison used
 
     def to_dict(self) -> dict:
         s = asdict(self.settings)
@@ -130,6 +131,7 @@ class Recommendation:
             "contradictions": self.contradictions, "basis": self.basis, "settings": s,
             "prior": None if self.prior is None else self.prior.to_dict(),
             "breakeven": None if self.breakeven is None else self.breakeven.to_dict(),
+            "scenario": None if self.scenario is None else asdict(self.scenario),
         }
 
     def comparison_rows(self) -> list[dict]:
@@ -404,11 +406,12 @@ def from_prior(prior: qn.Decision | None, answers: qn.Questionnaire | None, sett
 
 # --- from the store -----------------------------------------------------------------------------
 
-def breakeven_for(dataset: "Dataset | None", settings: Settings, catalog: Catalog) -> eco.CostComparison | None:
+def breakeven_for(dataset: "Dataset | None", settings: Settings,
+                  catalog: Catalog) -> tuple[eco.Scenario | None, eco.CostComparison | None]:
     """Prompting vs a fine-tune of settings.model on this task's token counts, caching included."""
     info = _model_info(catalog, settings.model)
     if info is None:
-        return None
+        return None, None
     from core.decision.scenario import token_defaults
     from core.tokens import count_tokens
 
@@ -419,7 +422,7 @@ def breakeven_for(dataset: "Dataset | None", settings: Settings, catalog: Catalo
                      p.training_tokens, epochs=eco.default_epochs(max(p.training_examples, 1)),
                      rag_prompt_tokens=p.rag_prompt_tokens, batch=settings.batch, horizon_days=settings.horizon_days,
                      shared_prefix_tokens=p.system_prompt_tokens, cache_hit_rate=settings.cache_hit_rate)
-    return eco.compare(info, s, start=settings.today, successor=_successor(catalog, info))
+    return s, eco.compare(info, s, start=settings.today, successor=_successor(catalog, info))
 
 
 def with_economics(q: qn.Questionnaire, breakeven: eco.CostComparison | None) -> qn.Questionnaire:
@@ -432,13 +435,13 @@ def recommend(store: "Store", dataset: "Dataset", report: "EvaluationReport | No
     """The one recommendation for these runs (an EvaluationReport of one dataset version and split)."""
     settings = settings or Settings()
     catalog = catalog or load_catalog(store=store)
-    breakeven = breakeven_for(dataset, settings, catalog)
+    scenario, breakeven = breakeven_for(dataset, settings, catalog)
     prior = None
     if answers is not None:
         answers = with_economics(answers, breakeven)
         prior = qn.recommend(answers)
     if report is None or not report.metrics:
-        return from_prior(prior, answers, settings, breakeven)
+        return replace(from_prior(prior, answers, settings, breakeven), scenario=scenario)
     from core.decision.scenario import token_defaults
     from core.tokens import count_tokens
 
@@ -463,7 +466,7 @@ def recommend(store: "Store", dataset: "Dataset", report: "EvaluationReport | No
     evidence = {"dataset": dataset.hash, "split": report.runs[0].split if report.runs else None,
                 "runs": [r.id for r in report.runs]}
     errors = {name: m.error_rate for name, m in report.metrics.items()}
-    return decide(correct, priced, settings, evidence, prior, answers, breakeven, errors)
+    return replace(decide(correct, priced, settings, evidence, prior, answers, breakeven, errors), scenario=scenario)
 
 
 def for_runs(store: "Store", dataset: "Dataset", run_ids: Sequence[int], settings: Settings | None = None,

@@ -99,7 +99,7 @@ if backend_spec:
     try:
         plan = make_plan(backend_spec, ds, option_values, models_dir(store))
     except ValidationError as exc:
-        st.error("Check the hyperparameters: " + form.explain(exc), icon=":material/tune:")
+        st.error("Check the hyperparameters: " + form.refused_fields(exc), icon=":material/tune:")
     except ValueError as exc:
         st.error(str(exc))
 

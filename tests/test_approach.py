@@ -56,7 +56,7 @@ def test_config_changes_with_what_changes_predictions():
 
 
 def test_other_modules_can_register_approaches():
-    @register("local", "always-first")
+    @register("local", "always-first", family="classifier")
     class AlwaysFirst(Approach):
         backend, method, model_in_spec = "local", "always-first", False
 
@@ -114,3 +114,30 @@ def test_classical_baseline_learns_the_task():
     accuracy = sum(p.label == e.label for p, e in zip(preds, test)) / len(test)
     assert accuracy > 0.6  # chance is 0.25
     assert all(p.cost_usd == 0 and p.latency_ms is not None and p.error is None for p in preds)
+
+
+@pytest.mark.parametrize("spec, fam, model, words", [
+    ("classical:tfidf-lr", "classifier", "tfidf-lr", "TF-IDF + logistic regression"),
+    # MiniLM approaches ask no language model: embedding classifiers, not prompting or RAG.
+    ("local:zero-shot", "classifier", "all-MiniLM-L6-v2", "MiniLM embeddings · label-description similarity"),
+    ("local:few-shot:k=8", "classifier", "all-MiniLM-L6-v2", "MiniLM embeddings · class prototypes, 8 examples per class"),
+    ("local:rag:k=8", "classifier", "all-MiniLM-L6-v2", "MiniLM embeddings · nearest-neighbour vote, 8 neighbours"),
+    ("local:setfit:/w/models/job-3", "fine-tuned", "all-MiniLM-L6-v2", "SetFit (MiniLM) fine-tuned · job-3"),
+    ("local:lora:/w/models/job-4", "fine-tuned", "gemma-3-270m", "Gemma 3 270M · LoRA fine-tuned · job-4"),
+    ("openai:gpt-4o-mini:zero-shot", "prompting", "gpt-4o-mini", "gpt-4o-mini · zero-shot prompt"),
+    ("openai:gpt-4o-mini:rag:k=8", "rag", "gpt-4o-mini", "gpt-4o-mini · RAG, 8 retrieved examples"),
+    # a fine-tuned model stays fine-tuned however it is asked
+    ("openai:ft:gpt-4o-mini-2024-07-18:org::abc12:zero-shot", "fine-tuned", "ft:gpt-4o-mini-2024-07-18:org::abc12",
+     "gpt-4o-mini-2024-07-18 fine-tuned (abc12) · zero-shot prompt"),
+])
+def test_every_approach_is_filed_in_its_true_family_and_named_in_words(spec, fam, model, words):
+    from core.backends import describe, family, model_of
+
+    assert (family(spec), model_of(spec), describe(spec)) == (fam, model, words)
+
+
+def test_a_method_registered_without_a_known_family_is_refused():
+    from core.backends import register
+
+    with pytest.raises(ValueError, match="family must be one of"):
+        register("x", "y", family="prompt-ish")

@@ -37,7 +37,7 @@ def test_measured_inputs_name_their_run(store):
     runs = {r.id: r for r in run_summaries(store, split="test")}
     assert set(runs) == {prompted, tuned}
     assert runs[prompted].n == 4 and runs[prompted].accuracy == pytest.approx(1 / 4)
-    assert runs[prompted].latency_p50_ms == 500 and runs[tuned].family == "fine-tuning"
+    assert runs[prompted].latency_p50_ms == 500 and runs[tuned].family == "fine-tuned"
 
     ev = load_evidence(store, dataset_hash="abc123")
     assert ev.prompt_tokens.value == pytest.approx(400) and ev.prompt_tokens.run_id == prompted

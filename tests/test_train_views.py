@@ -41,7 +41,7 @@ def test_a_typo_in_an_option_is_refused_with_the_field_named():
     assert typed == "three"  # passed on as typed, so that validation can name the field
     with pytest.raises(ValidationError) as caught:
         options_for("openai", {"n_epochs": typed})
-    assert form.explain(caught.value).startswith("**n_epochs")
+    assert form.refused_fields(caught.value).startswith("**n_epochs")
 
 
 def test_optional_local_options_are_number_boxes_that_say_empty_means_automatic():

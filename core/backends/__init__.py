@@ -53,21 +53,55 @@ def parse_spec(text: str) -> Spec:
     return Spec(backend, head[0], ":".join(head[1:]), params)
 
 
+# --- what an approach is, in words ----------------------------------------------------------
+
+# The four families the lab compares (DESIGN.md): a language model asked with an instruction
+# (prompting) or with retrieved examples (RAG), a model whose weights were trained on the train
+# split (fine-tuned), or no language model asked at all (classifier: TF-IDF, MiniLM embeddings).
+FAMILIES = {"prompting": "Prompting", "rag": "RAG", "fine-tuned": "Fine-tuned", "classifier": "Classifier"}
+
+Describe = Callable[[Spec], str]
+
+
 def family(spec: str) -> str:
-    """Where an approach sits on the ladder the lab compares: prompting, RAG, fine-tuning, classical."""
+    """The approach's family (a key of FAMILIES), as its backend module declared it; 'other' if unknown."""
+    meta = _meta(spec)
+    if meta is None:
+        return "other"
+    s, (fam, _, _) = meta
+    return fam(s) if callable(fam) else fam
+
+
+def describe(spec: str) -> str:
+    """The approach in words for people ("Gemma 3 270M · RAG, 8 retrieved examples"); the spec itself if unknown."""
+    meta = _meta(spec)
+    if meta is None:
+        return spec
+    s, (_, words, _) = meta
+    return words(s) if words else spec
+
+
+def model_of(spec: str) -> str:
+    """The model an approach runs (a model id, or the embedded model's name); '' if unknown."""
+    meta = _meta(spec)
+    if meta is None:
+        return ""
+    s, (_, _, model) = meta
+    return model or s.model
+
+
+def per_k(spec: Spec, what: str) -> str:
+    k = spec.params.get("k")
+    return f", {k} {what}" if k else ""
+
+
+def _meta(spec: str):
     try:
         s = parse_spec(spec)
     except ValueError:
-        return "other"
-    if s.backend == "classical":
-        return "classical"
-    if s.method == "rag":
-        return "rag"
-    if s.method in ("setfit", "lora") or s.model.startswith("ft:"):
-        return "fine-tuning"
-    if s.method in ("zero-shot", "few-shot", "prompt"):
-        return "prompting"
-    return "other"
+        return None
+    got = _META.get((s.backend, s.method))
+    return (s, got) if got else None
 
 
 # --- the registry ---------------------------------------------------------------
@@ -77,15 +111,25 @@ _REGISTRY: dict[tuple[str, str], Factory] = {}
 _DISCOVERED = False
 
 
-def register(backend: str, method: str) -> Callable[[Factory], Factory]:
-    """Decorator: `@register("local", "setfit")` on a factory `(spec: Spec, **options) -> Approach`.
+# (backend, method) -> (family, words, the model it runs where the spec does not name one)
+_META: dict[tuple[str, str], tuple[str | Callable[[Spec], str], Describe | None, str | None]] = {}
 
-    An Approach subclass can be registered directly: it is built as `cls(spec.model?, **spec.params)`
-    (see `Approach.from_spec`).
+
+def register(backend: str, method: str, *, family: str | Callable[[Spec], str],
+             words: Describe | None = None, model: str | None = None) -> Callable[[Factory], Factory]:
+    """Decorator: `@register("local", "setfit", family="fine-tuned", words=…)` on a factory
+    `(spec: Spec, **options) -> Approach`.
+
+    Every method declares its family (a key of FAMILIES, or a function of the Spec where it depends on
+    the model, e.g. an `ft:` model is fine-tuned), how to say it in words, and — for backends whose
+    spec does not name the model — the model it runs. An Approach subclass can be registered directly:
+    it is built as `cls(spec.model?, **spec.params)` (see `Approach.from_spec`).
     """
-
+    if not callable(family) and family not in FAMILIES:
+        raise ValueError(f"{backend}:{method}: family must be one of {', '.join(FAMILIES)}, not {family!r}")
     def deco(factory: Factory) -> Factory:
         _REGISTRY[(backend, method)] = factory
+        _META[(backend, method)] = (family, words, model)
         return factory
 
     return deco

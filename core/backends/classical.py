@@ -15,7 +15,8 @@ from core.backends import register
 from core.data.dataset import Example
 
 
-@register("classical", "tfidf-lr")
+@register("classical", "tfidf-lr", family="classifier", model="tfidf-lr",
+          words=lambda s: "TF-IDF + logistic regression")
 class TfidfLogReg(Approach):
     backend = "classical"
     method = "tfidf-lr"

@@ -21,7 +21,7 @@ import numpy as np
 
 from core.approach import Approach, Prediction
 
-from core.backends import register
+from core.backends import per_k, register
 from core.data.dataset import Example
 
 ENCODER = "all-MiniLM-L6-v2"
@@ -57,7 +57,8 @@ class _EmbeddingApproach(Approach):
         raise NotImplementedError
 
 
-@register("local", "zero-shot")
+@register("local", "zero-shot", family="classifier", model="all-MiniLM-L6-v2",
+          words=lambda s: "MiniLM embeddings · label-description similarity")
 class LocalZeroShot(_EmbeddingApproach):
     method = "zero-shot"
 
@@ -88,7 +89,8 @@ class LocalZeroShot(_EmbeddingApproach):
         return self._labels
 
 
-@register("local", "few-shot")
+@register("local", "few-shot", family="classifier", model="all-MiniLM-L6-v2",
+          words=lambda s: "MiniLM embeddings · class prototypes" + per_k(s, "examples per class"))
 class LocalFewShot(_EmbeddingApproach):
     method = "few-shot"
 
@@ -127,7 +129,8 @@ class LocalFewShot(_EmbeddingApproach):
         return self._protos
 
 
-@register("local", "rag")
+@register("local", "rag", family="classifier", model="all-MiniLM-L6-v2",
+          words=lambda s: "MiniLM embeddings · nearest-neighbour vote" + per_k(s, "neighbours"))
 class LocalRAG(_EmbeddingApproach):
     method = "rag"
 

@@ -89,13 +89,20 @@ class _FineTunedLocal(Approach):
         return [Prediction(label=lab, raw_output=lab, cost_usd=0.0) for lab in labels]  # this machine: no API cost
 
 
-@register("local", "setfit")
+def _short(model: str) -> str:
+    """A trained model's folder name (its job), not the whole workspace path."""
+    return model.rstrip("/").rsplit("/", 1)[-1] or model
+
+
+@register("local", "setfit", family="fine-tuned", model="all-MiniLM-L6-v2",
+          words=lambda s: f"SetFit (MiniLM) fine-tuned · {_short(s.model)}")
 class LocalSetFit(_FineTunedLocal):
     method = "setfit"
     batch_size = 64
 
 
-@register("local", "lora")
+@register("local", "lora", family="fine-tuned", model="gemma-3-270m",
+          words=lambda s: f"Gemma 3 270M · LoRA fine-tuned · {_short(s.model)}")
 class LocalLora(_FineTunedLocal):
     method = "lora"
     batch_size = 8  # ~0.5 s per text: small batches keep the progress bar moving

@@ -31,7 +31,7 @@ from typing import Any, AsyncIterator, Iterator, Sequence
 from core import responses
 from core.endpoint import Endpoint, async_client, describe_error
 from core.approach import Approach, Prediction, Spec
-from core.backends import register
+from core.backends import per_k, register
 from core.data.dataset import Example
 from core.prompting import PromptConfig, messages as render_messages, parse_label, response_format, select_exemplars
 
@@ -411,5 +411,25 @@ def _factory(method: str):
     return build
 
 
+def chat_family(spec: Spec) -> str:
+    """A fine-tuned model stays fine-tuned however it is asked; otherwise RAG or prompting by method."""
+    if spec.model.startswith("ft:"):
+        return "fine-tuned"
+    return "rag" if spec.method == "rag" else "prompting"
+
+
+def chat_model_words(model: str) -> str:
+    """`ft:gpt-4o-mini-2024-07-18:org::abc` → `gpt-4o-mini-2024-07-18 fine-tuned (abc)`."""
+    if model.startswith("ft:"):
+        parts = model.split(":")
+        return f"{parts[1]} fine-tuned ({parts[-1]})" if len(parts) > 2 else model
+    return model
+
+
+_CHAT_WORDS = {"zero-shot": lambda s: "zero-shot prompt",
+               "few-shot": lambda s: "few-shot prompt" + per_k(s, "examples"),
+               "rag": lambda s: "RAG" + per_k(s, "retrieved examples")}
+
 for _method in ("zero-shot", "few-shot", "rag"):
-    register("openai", _method)(_factory(_method))
+    register("openai", _method, family=chat_family,
+             words=lambda s, m=_method: f"{chat_model_words(s.model)} · {_CHAT_WORDS[m](s)}")(_factory(_method))

@@ -7,14 +7,14 @@ import sys
 from core.data import dataset as datasets
 from core.evaluation import report as reports
 from core.evaluation import runs
-from core.backends import approach_from_spec
+from core.backends import approach_from_spec, describe, family, model_of
 from core.cli import CommandError, Result, open_dataset
 from core.config import api_key_from_env, load_settings
 
 HELP = "evaluate approaches on a dataset split: accuracy, macro-F1, latency, cost, McNemar p, verdict"
 
 EXAMPLES = """approach specs:
-  local:zero-shot  local:few-shot:k=8  local:rag:k=8  local:setfit:<model>  classical:tfidf-lr
+  local:zero-shot  local:few-shot:k=8  local:rag:k=8  local:setfit:<model>  classical:tfidf-lr  (classifiers: no LM asked)
   openai:<model>:zero-shot  openai:<model>:few-shot:k=N  openai:<model>:rag:k=N  (add :batch=true for the Batch API)
 The endpoint comes from --base-url or $OPENAI_BASE_URL, the key from $OPENAI_API_KEY.
 Runs resume: rerunning the same command predicts only what is missing and pays for nothing twice."""
@@ -60,18 +60,19 @@ def run(args) -> Result:
     data = {
         "dataset": ds.hash,
         "split": args.split,
-        "approaches": [{"approach": name, "run_id": r.id, "status": r.status, **summary[name]}
+        "approaches": [{"approach": name, "name": describe(r.approach), "family": family(r.approach),
+                        "model": model_of(r.approach), "run_id": r.id, "status": r.status, **summary[name]}
                        for name, r in zip(summary, run_list)],
         "verdict": {"recommended": rep.verdict.recommended, "reason": rep.verdict.reason,
                     "significant": rep.verdict.significant, "sentence": rep.verdict.sentence},
     }
     failed = [r.approach for r in run_list if r.status != "finished"]
-    lines = [f"{'approach':<40} {'acc':>6} {'F1':>6} {'invalid':>7} {'p50 ms':>8} {'p95 ms':>8} {'$/1k':>8} {'n':>5}"]
+    lines = [f"{'approach':<52} {'family':<10} {'acc':>6} {'F1':>6} {'invalid':>7} {'p50 ms':>8} {'p95 ms':>8} {'$/1k':>8} {'n':>5}"]
     for row in data["approaches"]:
         cost = "?" if row["cost_per_1k_usd"] is None else f"{row['cost_per_1k_usd']:.3f}"
         p50 = "-" if row["latency_p50_ms"] is None else f"{row['latency_p50_ms']:.1f}"
         p95 = "-" if row["latency_p95_ms"] is None else f"{row['latency_p95_ms']:.1f}"
-        lines.append(f"{row['approach']:<40} {row['accuracy']:>6.1%} {row['macro_f1']:>6.3f} {row['invalid_rate']:>7.1%}"
+        lines.append(f"{row['name'][:52]:<52} {row['family']:<10} {row['accuracy']:>6.1%} {row['macro_f1']:>6.3f} {row['invalid_rate']:>7.1%}"
                      f" {p50:>8} {p95:>8} {cost:>8} {row['n']:>5}")
     if rep.comparison is not None:
         c = rep.comparison

@@ -15,7 +15,7 @@ from core.economics import CostComparison
 from core.palette import SHADES
 
 # The same family colours as every other chart (core.palette): prompting blue, RAG green, fine-tuning orange.
-COLORS = {"prompt": SHADES["prompting"][0], "fine-tuned": SHADES["fine-tuning"][0], "rag": SHADES["rag"][0],
+COLORS = {"prompt": SHADES["prompting"][0], "fine-tuned": SHADES["fine-tuned"][0], "rag": SHADES["rag"][0],
           "local": SHADES["other"][0]}
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class RunSummary:
     id: int
     approach: str
-    family: str                     # prompting | rag | fine-tuning | classical | other (core.backends.family)
+    family: str                     # prompting | rag | fine-tuned | classifier | other (core.backends.family)
     backend: str
     model: str
     dataset_hash: str
@@ -131,7 +131,7 @@ def evidence_from_runs(runs: list[RunSummary], baseline_spec: str | None = None)
         ev.prompt_tokens = Measured(prompt.input_tokens, prompt.id, prompt.label)
         if prompt.output_tokens is not None:
             ev.output_tokens = Measured(prompt.output_tokens, prompt.id, prompt.label)
-    ft = _best(runs, "fine-tuning", "input_tokens")
+    ft = _best(runs, "fine-tuned", "input_tokens")
     if ft:
         ev.finetuned_prompt_tokens = Measured(ft.input_tokens, ft.id, ft.label)
     rag = _best(runs, "rag", "input_tokens")

@@ -28,7 +28,7 @@ class Entry:
 @dataclass(frozen=True)
 class Standing:
     spec: str
-    kind: str  # prompting | rag | fine-tuning | classical | other (core.backends.family)
+    kind: str  # prompting | rag | fine-tuned | classifier | other (core.backends.family)
     accuracy: float
     accuracy_ci95: tuple[float, float]
     macro_f1: float

@@ -25,7 +25,7 @@ from core.approach import Approach, Prediction, Spec
 
 from core.backends import register, register_suggestions
 from core.backends.local import ENCODER, _normalise
-from core.backends.openai_compat import ChatApproach
+from core.backends.openai_compat import ChatApproach, chat_family, chat_model_words
 from core.data.dataset import Example
 from core.prompts.space import Candidate, resolve_exemplars
 from core.retrieval import Retriever
@@ -154,7 +154,8 @@ class LocalPrompt(Approach):
         return out
 
 
-@register("local", "prompt")
+@register("local", "prompt", family="classifier", model="all-MiniLM-L6-v2",
+          words=lambda s: f"MiniLM embeddings · optimized label descriptions (prompt {s.model[:8]})")
 def _local_factory(spec: Spec, **options: Any) -> LocalPrompt:
     if spec.params:
         raise ValueError(f"local:prompt takes no parameters (got {', '.join(sorted(spec.params))})")
@@ -202,7 +203,7 @@ class ChatPrompt(ChatApproach):
         return [self.request(t, shots, structured) for t, shots in zip(texts, self.exemplars_for(texts))]
 
 
-@register("openai", "prompt")
+@register("openai", "prompt", family=chat_family, words=lambda s: f"{chat_model_words(s.model)} · optimized prompt {s.arg[:8]}")
 def _chat_factory(spec: Spec, **options: Any) -> ChatPrompt:
     allowed = {"batch", "structured", "temperature"}
     unknown = set(spec.params) - allowed

@@ -76,6 +76,6 @@ def option_inputs(backend: str) -> list[OptionInput]:
     return inputs
 
 
-def explain(exc: ValidationError) -> str:
+def refused_fields(exc: ValidationError) -> str:
     """A refused set of hyperparameters in one line, each problem with its field: '**epochs**: …; **r**: …'."""
     return "; ".join(f"**{'.'.join(map(str, e['loc']))}**: {e['msg']}" for e in exc.errors())

@@ -59,8 +59,8 @@ def draw(rec: recs.Recommendation, detail: bool = True, container=None) -> None:
         box.dataframe(pd.DataFrame(rec.comparison_rows()), hide_index=True, width="stretch", column_config={
             "accuracy": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
             "p": st.column_config.NumberColumn(format="%.3g", help="McNemar exact test against the most accurate."),
-            "p (Holm)": st.column_config.NumberColumn(format="%.3g", help="Holm-corrected over the comparisons made: "
-                                                      "better / worse only below 0.05."),
+            "p (Holm)": st.column_config.NumberColumn(format="%.3g", help="Holm-corrected over every pair of approaches "
+                                                      "(picking the best looks at all): better / worse only below 0.05."),
             "$ / month": st.column_config.NumberColumn(format="$%.2f", help="At your calls/day, caching included."),
             "p50 ms": st.column_config.NumberColumn(format="%.0f"),
         })

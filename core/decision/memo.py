@@ -146,8 +146,9 @@ def build(store: Store, dataset: Dataset, run_ids: Sequence[int], scenario: eco.
             f" | {_p(c.p)} | {_p(c.p_holm)} | {outcome} | {m.macro_f1:.3f}"
             f" | {'—' if m.latency_p50_ms is None else f'{m.latency_p50_ms:,.0f} ms'} | {_usd(row['$ / month'])} |"
         )
+    k = len(rec.comparisons)
     md += ["", f"Every approach is compared with the most accurate one (McNemar exact test, Holm-corrected over "
-               f"{max(len(rec.comparisons) - 1, 0)} comparisons; equivalent = the difference lies within "
+               f"all {k * (k - 1) // 2} pairs of the {k} approaches, since picking the best looks at every pair; equivalent = the difference lies within "
                f"± {rec.settings.margin * 100:g} points with 95 % confidence). Costs at "
                f"{rec.settings.calls_per_day:,.0f} calls/day, prompt cache hit rate {rec.settings.cache_hit_rate:.0%}"
                + (", Batch API" if rec.settings.batch else "") + ".", "",

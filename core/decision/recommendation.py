@@ -426,8 +426,12 @@ def breakeven_for(dataset: "Dataset | None", settings: Settings,
 
 
 def with_economics(q: qn.Questionnaire, breakeven: eco.CostComparison | None) -> qn.Questionnaire:
-    """The answers with the lifecycle question filled from the economics (a fine-tune that never pays back does not)."""
-    return q.model_copy(update={"pays_back_before_retirement": None if breakeven is None else _pays(breakeven)})
+    """The answers with the catalog's facts filled in: whether the fine-tune pays back before its base model
+    retires (one that never pays back does not) and whether the model still takes new fine-tuning jobs."""
+    update = {"pays_back_before_retirement": None if breakeven is None else _pays(breakeven)}
+    if breakeven is not None:
+        update["hosted_fine_tuning_open"] = q.hosted_fine_tuning_open and breakeven.fine_tuning_open
+    return q.model_copy(update=update)
 
 
 def recommend(store: "Store", dataset: "Dataset", report: "EvaluationReport | None", settings: Settings | None = None,

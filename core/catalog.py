@@ -148,6 +148,10 @@ class Catalog:
             return self._resolve(undated)
         return None
 
+    def successor_of(self, info: ModelInfo) -> ModelInfo | None:
+        """The row of the model that replaces `info` when it retires (None: none named, or not in the catalog)."""
+        return self._resolve(info.successor.strip()) if info.successor else None
+
     def fine_tunable(self, provider: str | None = None, on: dt.date | None = None) -> list[ModelInfo]:
         """Models that accept new fine-tuning jobs on the given day (default today), optionally of one provider."""
         return [m for m in self if m.can_start_jobs(on) and (provider is None or m.provider == provider)]

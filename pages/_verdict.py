@@ -12,7 +12,8 @@ import streamlit as st
 from core.decision import recommendation as recs
 from pages import _shared as shared
 
-SETTINGS_KEY = "recommendation_settings"
+SETTINGS_KEY = "recommendation_settings"   # the Decide page's economics (core.decision.recommendation.Settings)
+ANSWERS_KEY = "recommendation_answers"     # the Decide page's questionnaire (the prior before any run)
 
 
 def settings() -> recs.Settings:
@@ -73,3 +74,18 @@ def draw(rec: recs.Recommendation, detail: bool = True, container=None) -> None:
                                ("Your answers vs the measurements", rec.contradictions, ":material/compare_arrows:")):
         if items and detail:
             box.markdown(f"{icon} **{title}**\n" + "\n".join(f"- {x}" for x in items))
+
+
+def draw_prior(decision, frequent_changes: bool = False) -> None:
+    """The questionnaire's outcomes with the rule behind each reason (the prior before any measurement)."""
+    if decision is None:
+        return
+    for r in decision.recommendations:
+        box = st.container(border=True)
+        box.markdown(f"**{r.title}** · :blue-badge[{r.role.upper()}]")
+        for reason, rule in zip(r.reasons, r.rules):
+            box.markdown(f"- {reason} `{rule}`")
+    for approach, why in decision.not_recommended.items():
+        st.markdown(f":material/block: **Not {approach}**: {why}")
+    if frequent_changes and any(r.approach.startswith("fine-tune") for r in decision.recommendations):
+        st.caption("The data changes often: budget a re-training per change in the costs below.")

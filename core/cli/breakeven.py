@@ -49,8 +49,7 @@ def run(args) -> Result:
             batch=args.batch, horizon_days=args.horizon_days, change_every_days=args.change_every_days,
             shared_prefix_tokens=args.shared_prefix_tokens, cache_hit_rate=args.cache_hit_rate,
         )
-        successor = catalog.get(info.successor) if info.successor and info.successor in catalog else None
-        result = eco.compare(info, scenario, start=args.start, successor=successor)
+        result = eco.compare(info, scenario, start=args.start, successor=catalog.successor_of(info))
     except (ValueError, eco.PricingError) as exc:
         raise CommandError(str(exc)) from exc
     return Result(data=result.to_dict(), text=_text(result))

@@ -97,8 +97,7 @@ def build(store: Store, dataset: Dataset, run_ids: Sequence[int], scenario: eco.
         scenario = rec.scenario
     scenario = scenario or default_scenario(dataset)
     if econ is None or rec.scenario is not scenario:
-        successor = catalog.get(info.successor) if info.successor and info.successor in catalog else None
-        econ = eco.compare(info, scenario, start=today, successor=successor)
+        econ = eco.compare(info, scenario, start=today, successor=catalog.successor_of(info))
     costs = eco.approach_costs(info, scenario)
     ends = eco.days_until(dt.date.fromisoformat(econ.finetune_path_ends), today) if econ.finetune_path_ends else None
     series = eco.cumulative_series(costs, scenario.calls_per_day, scenario.horizon_days,

@@ -164,7 +164,7 @@ def _model_info(catalog: Catalog, model: str) -> ModelInfo | None:
 
 
 def _successor(catalog: Catalog, info: ModelInfo | None) -> ModelInfo | None:
-    return _model_info(catalog, info.successor) if info is not None and info.successor else None
+    return catalog.successor_of(info) if info is not None else None
 
 
 def _price(name: str, fam: str, backend: str, model: str, m, settings: Settings, catalog: Catalog,

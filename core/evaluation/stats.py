@@ -309,3 +309,35 @@ def compare_to_best(correct: dict[str, dict[int, bool]], margin: float = MARGIN,
         out.append(VsBest(k, ref, n, acc[k], wilson_ci(vec, alpha), diff, ci, ci_holm, p, ph, only_a, only_r, outcome,
                           more, _vs_sentence(k, ref, n, diff, p, ph, outcome, margin, more, m)))
     return out
+
+
+def compare_pair(correct: dict[str, dict[int, bool]], a: str, b: str, margin: float = MARGIN,
+                 alpha: float = ALPHA) -> VsBest:
+    """A against B (any pair the user picks), Holm-corrected over every pair of the given approaches:
+    picking a pair to look at is a comparison too. Outcome from A's side: better / worse / equivalent / undecided."""
+    names = list(correct)
+    pairs = [(x, y) for i, x in enumerate(names) for y in names[i + 1:]]
+    pvals = {pair: mcnemar_exact(*aligned(correct[pair[0]], correct[pair[1]]))[0] for pair in pairs}
+    adjusted = dict(zip(pvals, holm_adjust(list(pvals.values()))))
+    ra, rb = aligned(correct[a], correct[b])
+    n = len(ra)
+    p, only_a, only_b = mcnemar_exact(ra, rb)
+    ph = max(adjusted.get((a, b), adjusted.get((b, a), p)), p)
+    diff = (only_a - only_b) / n if n else 0.0
+    ci = paired_difference_ci(only_a, only_b, n, alpha)
+    ci_holm = paired_difference_ci(only_a, only_b, n, alpha * p / ph) if ph > 0 else ci
+    if ph < alpha:
+        outcome = "better" if diff > 0 else "worse"
+    elif -margin < ci[0] and ci[1] < margin:
+        outcome = "equivalent"
+    else:
+        outcome = "undecided"
+    m = len(pairs)
+    need = examples_to_settle(only_a, only_b, n, margin, alpha, m=m) if outcome == "undecided" else None
+    more = None if need is None else max(need - n, math.ceil(0.1 * n))
+    acc_a = float(np.mean(ra)) if n else 0.0
+    if outcome == "better":
+        sentence = _vs_sentence(b, a, n, -diff, p, ph, "worse", margin, more, m)
+    else:
+        sentence = _vs_sentence(a, b, n, diff, p, ph, outcome, margin, more, m)
+    return VsBest(a, b, n, acc_a, wilson_ci(ra, alpha), diff, ci, ci_holm, p, ph, only_a, only_b, outcome, more, sentence)

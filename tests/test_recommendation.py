@@ -203,3 +203,32 @@ def test_measurements_contradicting_answers_are_said_plainly():
     assert "You answered that the best prompt falls 5 points short; the measurements say 40.0 points" in text
     assert "You answered a prompted latency of 2,000 ms; the measurements say 400 ms" in text
     assert "the measurements say its best run, openai:m:zero-shot, is 40.0 points less accurate" in text
+
+
+def test_grid_of_measured_runs_and_economics_never_recommends_a_fine_tune_that_does_not_pay_back():
+    """Measured mode: a hosted fine-tune as accurate as prompting is recommended only when its training is
+    repaid before its base model retires (break-even against the prompted run, caching included)."""
+    seen = {True: 0, False: 0}
+    for model, calls, hit, training, start in itertools.product(
+            ["gpt-4o-mini", "gpt-4.1"], [100, 10_000, 1_000_000], [0.0, 1.0], [50_000, 5_000_000],
+            [START, dt.date(2027, 1, 1)]):
+        info = CAT.get(model)
+        settings = recs.Settings(model=info.id, calls_per_day=calls, cache_hit_rate=hit, start=start)
+        prompt_cost = eco.inference_cost_usd(info, 2_100, 5, cached_input_tokens=eco.cached_tokens_per_call(info, 2_000, hit))
+        ft_cost = eco.inference_cost_usd(info, 100, 5, fine_tuned=True)
+        upfront = eco.training_cost_usd(info, training * 3)
+        days = settings.horizon_days
+        priced = {
+            "prompt": recs.ApproachEconomics("prompt", "prompting", prompt_cost, prompt_cost * calls * recs.DAYS_PER_MONTH,
+                                             0.0, prompt_cost * calls * days, 400.0, None, "test",
+                                             retires=info.retires.isoformat()),
+            "ft": recs.ApproachEconomics("ft", "fine-tuned", ft_cost, ft_cost * calls * recs.DAYS_PER_MONTH, upfront,
+                                         upfront + ft_cost * calls * days, 300.0, None, "test",
+                                         retires=info.retires.isoformat(), path_ends=info.retires.isoformat()),
+        }
+        rec = recs.decide({"prompt": _same(), "ft": _same()}, priced, settings)
+        be = eco.break_even_days(eco.ApproachCost("p", prompt_cost), eco.ApproachCost("f", ft_cost, upfront), calls)
+        pays = be is not None and start + dt.timedelta(days=be) <= info.retires
+        seen[pays] += 1
+        assert (rec.recommended == "ft") == pays, (model, calls, hit, training, start, be)
+    assert seen[True] and seen[False]

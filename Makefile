@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run run-light test bench clean browser-deps
+.PHONY: run run-light test bench clean browser-deps postgres-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,14 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: 'sudo apt-get install chromium' (the browser test is skipped without it)"; fi; }
 
-test: $(VENV)/.dev browser-deps
+# The store's tests also run against a real PostgreSQL server (a throw-away one per test session,
+# tests/postgres_server.py); without Debian's postgresql package they are skipped and say so.
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "PostgreSQL is missing: 'sudo apt-get install postgresql' (the PostgreSQL tests are skipped without it)"; fi; }
+
+test: $(VENV)/.dev browser-deps postgres-deps
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev

@@ -13,7 +13,6 @@ import datetime as dt
 import functools
 import json
 import re
-import sqlite3
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,22 +213,17 @@ def load_catalog(workspace: str | Path | None = None, store: "Store | None" = No
     override = settings.workspace / WORKSPACE_FILE
     if override.is_file():
         catalog = catalog.with_rows(parse_toml(override.read_text(encoding="utf-8"), str(override)), "workspace", str(override))
-    rows = stored_rows(store) if store is not None else _stored_rows_readonly(settings.db_path)
+    rows = stored_rows(store) if store is not None else _stored_rows_readonly(settings.database)
     if rows:
         catalog = catalog.with_rows(rows, "store", "custom rows in the store")
     return catalog
 
 
-def _stored_rows_readonly(db: Path) -> list[dict]:
-    if not db.is_file():
-        return []
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'catalog_rows'").fetchone():
-            return []  # a store from before this migration
-        return [json.loads(r[0]) for r in conn.execute("SELECT row_json FROM catalog_rows ORDER BY updated_at, id")]
-    finally:
-        conn.close()
+def _stored_rows_readonly(database: str) -> list[dict]:
+    from core.store import query_existing
+
+    return [json.loads(r[0]) for r in query_existing(database, "catalog_rows",
+                                                     "SELECT row_json FROM catalog_rows ORDER BY updated_at, id")]
 
 
 # --- custom rows kept in the store (the Decide page's editor) ---------------------------------

@@ -1,7 +1,8 @@
-"""What every page shares: the store, the current dataset, the endpoint settings, the sidebar.
+"""What every page shares: the store, the current dataset, the endpoint settings, quotas, the sidebar.
 
 Secrets: an API key typed in the sidebar lives in st.session_state only; keys
 from st.secrets or the environment are read when needed. None is ever stored.
+In public mode a visitor's store() is their own scratch workspace (core/workspaces.py); the owner's is the shared one.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import streamlit as st
 
 from core.data import dataset as datasets
 from core.evaluation import preload
-from core.tiers import endpoint_status, local_status
 from core.config import load_settings
-from core.endpoint import Endpoint, paid_actions_note, resolve_endpoint, with_azure
-from core.public_mode import PublicMode
+from core.endpoint import Endpoint, resolve_endpoint, with_azure
+from core.public_mode import PublicMode, QuotaCheck, Usage, check_dataset, check_evaluation, check_training
 from core.store import Store
+from core.workspaces import ScratchRegistry, new_key
 
 
 @st.cache_resource(show_spinner=False)
@@ -28,14 +29,9 @@ def _store(db_path: str) -> Store:
 
 
 def ensure_app_navigation() -> None:
-    """Route every page through app.py, even when a deep link is a fresh server's first request.
-
-    Until the first st.navigation call in a process, Streamlit treats a `pages/` folder as a
-    legacy multipage app: a deep link such as /decide runs pages/decide.py directly, without
-    app.py (no sidebar status, file names as navigation). Turning that legacy mode off
-    (Streamlit's own flag, which st.navigation also clears) and rerunning makes app.py run
-    and route to the requested page. Every page calls this first.
-    """
+    """Route every page through app.py, even when a deep link is a fresh server's first request: until the first
+    st.navigation call Streamlit treats pages/ as a legacy multipage app (a deep link would run the page without
+    app.py). Turning that mode off (Streamlit's own flag) and rerunning routes through app.py. Pages call this first."""
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
@@ -43,8 +39,82 @@ def ensure_app_navigation() -> None:
         st.rerun()
 
 
+def shared_store() -> Store:
+    # FTLAB_DATABASE_URL from secrets (Community Cloud) or the environment: PostgreSQL; else the workspace's SQLite.
+    return _store(load_settings(database_url=_secret("FTLAB_DATABASE_URL")).database)
+
+
 def store() -> Store:
-    return _store(str(load_settings().db_path))
+    """This session's workspace: a public visitor's own scratch store, else the shared one."""
+    return _scratch().store if is_visitor() else shared_store()
+
+
+def is_visitor() -> bool:
+    return public_mode().enabled and not st.session_state.get("owner_unlocked")
+
+
+@st.cache_resource(show_spinner=False)
+def registry(shared_path: str) -> ScratchRegistry:
+    """The process's scratch workspaces of public visitors, over the shared store at this address."""
+    return ScratchRegistry(_store(shared_path), idle_seconds=public_mode().idle_seconds)
+
+
+def _scratch():
+    reg = registry(shared_store().path.as_posix())
+    reg.expire(_alive_sessions())  # idle ones, and those of sessions Streamlit has closed
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return reg.open(st.session_state.setdefault("scratch_key", new_key()), session=ctx.session_id if ctx else None)
+
+
+def _alive_sessions() -> set[str] | None:
+    """The ids of the sessions this Streamlit server still holds (None: unknown, e.g. under AppTest)."""
+    from streamlit import runtime
+
+    try:  # an internal API: if it moves, idle expiry still applies
+        return {i.session.id for i in runtime.get_instance()._session_mgr.list_sessions()} if runtime.exists() else None
+    except Exception:
+        return None
+
+
+def usage() -> Usage:
+    return registry(shared_store().path.as_posix()).usage(_scratch().key) if is_visitor() else Usage()
+
+
+def charge(**amounts: float) -> None:
+    """Count work against this visitor session's quotas (core.public_mode.Usage fields)."""
+    if is_visitor():
+        registry(shared_store().path.as_posix()).charge(st.session_state["scratch_key"], **amounts)
+
+
+def evaluation_quota(ds: datasets.Dataset, split: str, n_approaches: int) -> QuotaCheck:
+    """Whether this session may evaluate n approaches on a split (core.public_mode.check_evaluation)."""
+    n = sum(e.split == split for e in ds.examples) * n_approaches
+    return check_evaluation(public_mode(), usage(), n, owner=not is_visitor())
+
+
+def dataset_quota(n_bytes: int, n_rows: int) -> QuotaCheck:
+    return check_dataset(public_mode(), n_bytes, n_rows, owner=not is_visitor())
+
+
+def with_training_quota(check, plan):
+    """A launch check (core.training.guards.LaunchCheck) refused too when a local training exceeds this
+    visitor's quotas, or another session's local training is running (core.public_mode.check_training)."""
+    from dataclasses import replace
+
+    if not (plan.is_local and is_visitor()):
+        return check
+    running = registry(shared_store().path.as_posix()).running_local_jobs()
+    quota = check_training(public_mode(), usage(), plan.estimate.examples, plan.estimate.seconds, running_local_jobs=running)
+    return check if quota.allowed else replace(check, allowed=False, reasons=check.reasons + (quota.reason,))
+
+
+def refused(check: QuotaCheck, where=st) -> bool:
+    """Show why a quota refuses (True), or nothing (False)."""
+    if not check.allowed:
+        where.error(check.reason, icon=":material/block:")
+    return not check.allowed
 
 
 def _secret(name: str):
@@ -79,13 +149,11 @@ def training_endpoint(session_azure_endpoint: str | None, api_version: str | Non
 
 
 def api_key() -> str | None:
-    ep = endpoint()
-    return ep.api_key if ep else None
+    return (ep := endpoint()) and ep.api_key or None
 
 
 def base_url() -> str | None:
-    ep = endpoint()
-    return ep.base_url if ep else None
+    return (ep := endpoint()) and ep.base_url or None
 
 
 def max_upload_mb() -> int | None:
@@ -117,11 +185,11 @@ def current_dataset() -> datasets.Dataset:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def load_version(db_path: str, h: str) -> datasets.Dataset:
-    """A stored dataset version (cached per workspace and hash)."""
-    return datasets.load(_store(db_path), h)
+    """A stored dataset version (cached per workspace and hash; db_path is this session's store's)."""
+    return datasets.load(store(), h)
 
 
-def _try_unlock() -> None:
+def try_unlock() -> None:
     """Checked in a callback, before the rerun draws the sidebar, so the status shows it at once."""
     attempt = st.session_state.get("owner_password") or ""
     st.session_state["owner_unlocked"] = public_mode().check_password(attempt)
@@ -129,45 +197,8 @@ def _try_unlock() -> None:
     st.session_state["owner_password"] = ""  # the password itself is not kept
 
 
-def sidebar() -> None:
-    s = store()
-    mode, ep = public_mode(), endpoint()
-    with st.sidebar:
-        current_dataset()  # makes sure the sample is stored and a version is selected
-        by_hash = {v["hash"]: v for v in datasets.list_versions(s)}
-        if st.session_state["dataset_hash"] not in by_hash:  # e.g. the workspace was switched
-            st.session_state["dataset_hash"] = next(iter(by_hash))
-        st.selectbox(
-            "Dataset version",
-            options=list(by_hash),
-            format_func=lambda h: f"{by_hash[h]['name']} · {h[:8]} · {by_hash[h]['examples']} ex.",
-            key="dataset_hash",
-            help="Every page works on this version. Edits create new versions; old ones stay in the store.",
-        )
-        st.caption("Backends")
-        local = local_status()
-        (st.success if local.ready else st.info)(local.detail, icon=":material/computer:")
-        remote = endpoint_status(ep.api_key if ep else None, ep.base_url if ep else None)
-        (st.success if remote.ready else st.info)(remote.detail, icon=":material/cloud:")
-        with st.expander("Endpoint settings"):
-            st.text_input(
-                "Base URL", key="openai_base_url", placeholder="https://api.openai.com/v1",
-                help="Any OpenAI-compatible server: Azure OpenAI, Ollama (http://localhost:11434/v1), vLLM, LM Studio …",
-            )
-            st.text_input(
-                "API key", key="openai_api_key", type="password",
-                help="Kept in this browser session only — never written to disk, logs or exports.",
-            )
-            if mode.enabled and not st.session_state.get("owner_unlocked"):
-                st.text_input("Owner password", type="password", key="owner_password", on_change=_try_unlock,
-                              help="Unlocks the owner's endpoint for this browser session.")
-                if st.session_state.get("owner_password_wrong"):
-                    st.error("Wrong password.")
-        st.caption(f"Workspace: `{load_settings().workspace}`")
-    note = paid_actions_note(mode, ep)
-    if note:
-        st.info(note, icon=":material/public:")
-    _resume_jobs(s.path.as_posix())
+def resume_jobs() -> list[str]:
+    return _resume_jobs(shared_store().path.as_posix())
 
 
 @st.cache_resource(show_spinner=False)
@@ -192,7 +223,7 @@ def _report(db_path: str, stamp: tuple, labels: tuple[str, ...]):
     from core.evaluation import report as reports
     from core.evaluation import runs
 
-    s = _store(db_path)
+    s = store()  # db_path (this session's store's) keys the cache
     return reports.build(s, [runs.get(s, run_id) for run_id, *_ in stamp], list(labels))
 
 

@@ -205,7 +205,8 @@ with tab_import:
             ds_name = st.text_input("Name of the new dataset", value=imported.name, key="ds_name")
             if st.button("Save as a new dataset version", type="primary", icon=":material/save:",
                          disabled=imp_report.task is None or not imp_report.rows,
-                         help="Saves the usable rows (errors left out) and makes the version current."):
+                         help="Saves the usable rows (errors left out) and makes the version current.") \
+                    and not shared.refused(shared.dataset_quota(len(data), len(imp_report.rows))):  # public visitor quotas
                 saved = versions.save_import(store, imp_report, ds_name, imported.name)
                 shared.select_dataset(saved.hash)
                 st.session_state["ds_message"] = (saved.message, False)

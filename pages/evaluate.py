@@ -1,6 +1,7 @@
 """Evaluate: every approach on the same frozen test split — accuracy, cost, latency, significance, verdict."""
 
 import json
+import time
 
 import pandas as pd
 import streamlit as st
@@ -75,7 +76,9 @@ with st.expander("Run approaches", icon=":material/play_arrow:", expanded=bool(s
                          help="Any spec the CLI accepts: `python -m core evaluate --help` lists them.")
     chosen += [s for s in _parse_specs(extra) if s not in chosen]
     if st.button("Run", type="primary", disabled=not chosen,
-                 help="Stop at any time with the ■ button at the top right; running again resumes."):
+                 help="Stop at any time with the ■ button at the top right; running again resumes.") \
+            and not shared.refused(shared.evaluation_quota(ds, split, len(chosen))):  # a public visitor's quotas
+        cpu_start = time.process_time()
         options = dict(store=store, api_key=shared.api_key(), base_url=shared.base_url(),
                        concurrency=int(concurrency))
         try:
@@ -97,6 +100,7 @@ with st.expander("Run approaches", icon=":material/play_arrow:", expanded=bool(s
                 continue
             if run.status != "finished":
                 st.warning(f"{approach.spec}: some calls failed — run again to retry only those.")
+        shared.charge(cpu_seconds=time.process_time() - cpu_start)
 
 # --- results ----------------------------------------------------------------------------
 

@@ -111,7 +111,7 @@ if plan is not None:
     budget = st.number_input("Budget for this launch (US$)", min_value=0.0, value=None, step=1.0, key="train_budget",
                              help="Launches whose estimated cost is above it are refused. Empty: no budget.")
     endpoint = _endpoint() if not plan.is_local else None
-    check = preflight(store, plan, budget_usd=budget, mode=MODE, endpoint_ok=endpoint is not None)
+    check = shared.with_training_quota(preflight(store, plan, budget_usd=budget, mode=MODE, endpoint_ok=endpoint is not None), plan)
     for reason in check.reasons:
         st.error(reason, icon=":material/block:")
     if st.session_state.pop("train_reset_confirm", False):

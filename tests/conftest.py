@@ -20,10 +20,59 @@ def workspace(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def store(workspace):
+def store(workspace, request, monkeypatch):
+    """The workspace's store: SQLite; PostgreSQL for the whole run with FTLAB_TEST_STORE=postgresql."""
     from core.store import Store
 
-    s = Store(workspace / "lab.sqlite3")
+    if os.environ.get("FTLAB_TEST_STORE") == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        monkeypatch.setenv("FTLAB_DATABASE_URL", url)  # the CLI and pages of the test see the same database
+        s = Store(url, workspace=workspace)
+    else:
+        s = Store(workspace / "lab.sqlite3")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the session (tests/postgres_server.py), or a skip that says what is missing."""
+    from tests.postgres_server import APT_HINT, PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(f"PostgreSQL tests skipped: no PostgreSQL server installed ('{APT_HINT}'; `make test` installs it as root)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("PostgreSQL tests skipped: psycopg is not installed (pip install -r requirements.txt)")
+    server = PostgresServer(bindir).start()
+    try:
+        server.create_template()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres):
+    """The URL of a fresh, migrated PostgreSQL database for this test."""
+    url = postgres.new_database()
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, workspace, monkeypatch):
+    """The store on each backend in turn; FTLAB_DATABASE_URL is set for the PostgreSQL one."""
+    from core.store import Store
+
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        monkeypatch.setenv("FTLAB_DATABASE_URL", url)
+        s = Store(url, workspace=workspace)
+    else:
+        s = Store(workspace / "lab.sqlite3")
     yield s
     s.close()
 

@@ -62,3 +62,66 @@ def test_banner_text():
 def test_training_endpoint_repr_hides_the_key():
 
     assert "sk-very-secret" not in repr(Endpoint(api_key="sk-very-secret", base_url="http://127.0.0.1:1/v1"))
+
+
+# --- quotas of a visitor session ------------------------------------------------------------------
+
+from core.public_mode import (Usage, check_cpu, check_evaluation, check_rows, check_training, check_upload,  # noqa: E402
+                              cpu_meter, remaining)
+
+QUOTA = PublicMode.from_settings({"enabled": True, "max_upload_mb": 1, "max_rows_per_dataset": 100,
+                                  "max_evaluated_examples": 50, "max_local_train_examples": 40, "max_cpu_seconds": 60,
+                                  "idle_minutes": 5})
+
+
+def test_quota_settings_and_defaults():
+    assert (QUOTA.max_upload_mb, QUOTA.max_rows_per_dataset, QUOTA.max_evaluated_examples,
+            QUOTA.max_local_train_examples, QUOTA.max_cpu_seconds, QUOTA.idle_seconds) == (1, 100, 50, 40, 60, 300)
+    d = PublicMode.from_settings({"enabled": True})
+    assert d.idle_seconds == 3600 and d.max_rows_per_dataset > 0 and d.max_cpu_seconds > 0
+
+
+def test_quotas_refuse_with_the_reason():
+    assert not check_upload(QUOTA, 2 * 1024 * 1024).allowed
+    assert "1 MB" in check_upload(QUOTA, 2 * 1024 * 1024).reason
+    assert check_upload(QUOTA, 1024).allowed
+    assert "at most 100 rows" in check_rows(QUOTA, 101).reason and check_rows(QUOTA, 100).allowed
+    used = Usage(evaluated_examples=40, local_train_examples=30, cpu_seconds=50)
+    assert "10 more examples" in check_evaluation(QUOTA, used, 11).reason
+    assert check_evaluation(QUOTA, used, 10).allowed
+    assert "10 more examples" in check_training(QUOTA, used, 20, 5).reason
+    assert "CPU seconds" in check_training(QUOTA, used, 5, 30).reason  # 10 s left, 30 s estimated
+    assert check_training(QUOTA, used, 5, 5).allowed
+    assert "already running" in check_training(QUOTA, Usage(), 5, 5, running_local_jobs=1).reason
+    spent = Usage(cpu_seconds=60)
+    assert not check_cpu(QUOTA, spent).allowed and not check_evaluation(QUOTA, spent, 1).allowed
+
+
+def test_no_quotas_for_the_owner_or_a_private_lab():
+    huge = Usage(evaluated_examples=10**6, local_train_examples=10**6, cpu_seconds=10**6)
+    for mode, owner in ((QUOTA, True), (PRIVATE, False)):
+        assert check_upload(mode, 10**10, owner=owner).allowed and check_rows(mode, 10**7, owner=owner).allowed
+        assert check_evaluation(mode, huge, 10**6, owner=owner).allowed
+        assert check_training(mode, huge, 10**6, 10**6, owner=owner, running_local_jobs=3).allowed
+        assert remaining(mode, huge, owner=owner) is None
+
+
+def test_remaining_in_words_and_usage_adds_up():
+    used = Usage().plus(evaluated_examples=20).plus(evaluated_examples=5, cpu_seconds=1.5)
+    assert used == Usage(evaluated_examples=25, cpu_seconds=1.5)
+    left = remaining(QUOTA, used)
+    assert left["Evaluated examples"] == "25 of 50 left" and left["CPU seconds"].startswith("58 of 60")
+
+
+def test_cpu_meter_measures_the_block():
+    with cpu_meter() as spent:
+        sum(i * i for i in range(200_000))
+    assert len(spent) == 1 and spent[0] > 0
+
+
+def test_dataset_quota_checks_size_then_rows():
+    from core.public_mode import check_dataset
+
+    assert "MB" in check_dataset(QUOTA, 2 * 1024 * 1024, 10).reason
+    assert "rows" in check_dataset(QUOTA, 10, 101).reason
+    assert check_dataset(QUOTA, 10, 100).allowed

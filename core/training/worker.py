@@ -31,6 +31,7 @@ from core.training import LOCAL_LORA, LOCAL_SETFIT, JobCancelled
 from core.training.progress import Reporter
 
 LOCK_NAME = "local-training.lock"
+ENV_DB = "env:FTLAB_DATABASE_URL"  # --db value: the PostgreSQL URL is in the worker's environment
 _CHILDREN: dict[str, subprocess.Popen] = {}  # reaped on the next spawn, so no zombie lingers
 
 
@@ -122,9 +123,13 @@ def spawn(store: Store, job_id: str) -> int:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_WAIT_POLICY="PASSIVE", TOKENIZERS_PARALLELISM="false",
                TQDM_DISABLE="1")  # progress goes to the store; the log keeps messages and tracebacks
+    db = str(store.path)
+    if store.dialect == "postgresql":  # the URL may hold a password: in the environment, not on the command line
+        env.update(FTLAB_DATABASE_URL=db, FTLAB_WORKSPACE=str(workspace_of(store)))
+        db = ENV_DB
     with open(log, "ab") as out:
         child = subprocess.Popen(
-            [sys.executable, "-m", "core.training.worker", "--db", str(store.path), "--job", job_id],
+            [sys.executable, "-m", "core.training.worker", "--db", db, "--job", job_id],
             cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # not killed with the app's process group
         )
@@ -162,14 +167,14 @@ def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one local training job (started by the Train page or the CLI).")
-    parser.add_argument("--db", required=True, help="the workspace's lab.sqlite3")
+    parser.add_argument("--db", required=True, help=f"the workspace's lab.sqlite3, or {ENV_DB}")
     parser.add_argument("--job", required=True)
     args = parser.parse_args(argv)
     from core.encoder import prepare_torch_env
 
     prepare_torch_env()
     signal.signal(signal.SIGTERM, _terminate)
-    job = run_local_job(Store(args.db), args.job)
+    job = run_local_job(Store(os.environ["FTLAB_DATABASE_URL"] if args.db == ENV_DB else args.db), args.job)
     print(f"job {job.id}: {job.status} {job.model_ref or job.error or ''}", flush=True)
     return 0 if job.status == "succeeded" else 1
 

@@ -12,6 +12,7 @@ from core.evaluation import runs
 from core.backends import approach_from_spec, suggested_specs
 from core.tiers import endpoint_status, local_status
 from pages import _shared as shared
+from pages import _verdict as verdict
 
 shared.ensure_app_navigation()
 
@@ -113,9 +114,9 @@ if not split_runs:
     st.stop()
 label_of = {r["id"]: f"{r['approach']} · run {r['id']} · {r['n_predictions']} ex."
             + (" · pre-computed" if r.get("origin") else "") for r in split_runs}
-default_ids = [r["id"] for r in split_runs if r["n_predictions"]][-6:]
+default_ids = verdict.run_ids(ds.hash, split)  # the runs Home, Decide and the memo use
 selected = st.multiselect("Runs to compare", list(label_of), default=default_ids, format_func=label_of.get,
-                          help="Runs on this dataset version and split. The first two are tested against each other.")
+                          help="Runs on this dataset version and split: each is compared with the most accurate.")
 if not selected:
     st.stop()
 shipped = sorted({r["origin"] for r in split_runs if r["id"] in selected and r.get("origin")})
@@ -127,8 +128,9 @@ if shipped:
 
 rep = shared.report([r for r in split_runs if r["id"] in selected], ds.task.label_names)
 v = rep.verdict
-(st.success if v.significant else st.info)(f"**Verdict.** {v.sentence}", icon=":material/flag:")
-shared.memo_buttons(st, ds, list(selected), key="memo_evaluate")
+rec = verdict.recommendation(ds, list(selected), st.session_state.get(verdict.ANSWERS_KEY))
+verdict.draw(rec)
+shared.memo_buttons(st, ds, list(selected), key="memo_evaluate", recommendation=rec)
 
 table = pd.DataFrame([{
     "approach": s.spec,
@@ -174,17 +176,19 @@ with tab_sig:
         first = s1.selectbox("Approach A", names, index=0)
         second = s2.selectbox("Approach B", [n for n in names if n != first], index=0)
         from core.evaluation.metrics import correct_vector
-        from core.evaluation.stats import aligned, compare
+        from core.evaluation.stats import compare_pair, p_wording
 
-        c = compare(*aligned(correct_vector(rep.rows[first]), correct_vector(rep.rows[second])), a=first, b=second)
+        c = compare_pair({n: correct_vector(rep.rows[n]) for n in names}, first, second, rec.settings.margin)
         m1, m2, m3 = st.columns(3)
         m1.metric("Accuracy difference (A − B)", f"{c.diff * 100:+.1f} pts",
-                  help=f"95 % CI {c.diff_ci95[0] * 100:+.1f} to {c.diff_ci95[1] * 100:+.1f} points (paired bootstrap)")
-        m2.metric("McNemar p", f"{c.mcnemar_p:.3g}", help=f"Only A right: {c.only_a_right} · only B right: "
-                  f"{c.only_b_right}. Below 0.05: the difference is unlikely to be luck.")
-        m3.metric("Detectable difference", f"{c.min_detectable_diff * 100:.0f} pts",
-                  help="The smallest gap this many test examples reveal reliably (80 % power, 5 % level).")
-        (st.success if c.significant else st.info)(c.explanation)
+                  help=f"95 % CI {c.diff_ci95[0] * 100:+.1f} to {c.diff_ci95[1] * 100:+.1f} points (paired, agrees "
+                       "with McNemar's test)")
+        m2.metric("McNemar p (Holm)", p_wording(c.p_holm), help=f"Uncorrected {p_wording(c.p)}; Holm-corrected over "
+                  f"every pair of the {len(names)} approaches. Only A right: {c.only_approach_right} · only B right: "
+                  f"{c.only_reference_right}.")
+        m3.metric("Outcome", c.outcome, help="better / worse: Holm-corrected p < 0.05 · equivalent: the difference "
+                  f"is within ± {rec.settings.margin * 100:g} points · undecided: more test examples needed.")
+        (st.success if c.outcome in ("better", "worse", "equivalent") else st.info)(c.sentence)
 
 with tab_classes:
     st.altair_chart(charts.per_class_chart(rep), width="stretch")
@@ -212,8 +216,9 @@ with tab_download:
     st.download_button("Per-example predictions (CSV)", long.to_csv(index=False).encode("utf-8"),
                        file_name=f"predictions_{ds.hash[:8]}_{split}.csv", mime="text/csv",
                        help="One row per approach and example: prediction, raw output, latency, tokens, cost.")
-    st.download_button("Metrics, comparison and verdict (JSON)",
-                       json.dumps(reports.to_json(rep), indent=2, default=str).encode("utf-8"),
+    st.download_button("Metrics, comparisons and recommendation (JSON)",
+                       json.dumps({**reports.to_json(rep), "recommendation": rec.to_dict()}, indent=2,
+                                  default=str).encode("utf-8"),
                        file_name=f"metrics_{ds.hash[:8]}_{split}.json", mime="application/json")
 
 # --- capability regression check ------------------------------------------------------------

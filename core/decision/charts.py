@@ -51,6 +51,11 @@ def cumulative_chart(series: list[dict], comparison: CostComparison, start: dt.d
             base = alt.Chart(rule).encode(x="date:T")
             layers += [base.mark_rule(color="#dc2626", strokeDash=[6, 4], size=2),
                        base.mark_text(align="left", dx=6, y=12, color="#dc2626").encode(text="text:N")]
+    if comparison.finetune_path_ends and pd.Timestamp(comparison.finetune_path_ends) <= last:
+        end = pd.DataFrame([{"date": pd.Timestamp(comparison.finetune_path_ends),
+                             "text": "fine-tune path ends here: no fine-tunable successor"}])
+        layers.append(alt.Chart(end).mark_text(align="left", dx=6, y=30, color=COLORS["fine-tuned"], fontWeight="bold")
+                      .encode(x="date:T", text="text:N"))
     return alt.layer(*layers).properties(height=340)
 
 

@@ -369,7 +369,7 @@ def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None,
         warnings.append(f"{info.id} retires on {info.retires.isoformat()}, before the fine-tune pays back")
     if ends_day is not None:
         warnings.append(f"the fine-tune path ends on {info.retires.isoformat()}: {info.id} retires and the catalog names "
-                        + (f"no successor" if info.successor is None else f"a successor ({info.successor}) that cannot be fine-tuned")
+                        + ("no successor" if info.successor is None else f"a successor ({info.successor}) that cannot be fine-tuned")
                         + " — from then on the total cost counts prompting")
     return CostComparison(
         model=info.id,

@@ -16,8 +16,8 @@ from tests.training_data import tiny_dataset
 
 
 def _local_llm_missing() -> str | None:
-    from core.tiers import local_status
-    from core.training import LOCAL_LORA, missing_modules
+    from core.tiers import local_status, missing_modules
+    from core.training import LOCAL_LORA
 
     missing = missing_modules(LOCAL_LORA)
     if missing:

@@ -6,9 +6,9 @@ Streamlit's AppTest runs the real app (app.py, then the page) on a fresh
 workspace, offline. "Warm process": every page is rendered once first (imports,
 st.cache_resource, st.cache_data), then each page is opened again in a new
 session, as a new visitor of a running server would, and that render is timed.
-A rerun is timed twice: its whole server time, and the part spent in core
-(the time of calls from pages into core, measured with cProfile, whose own
-overhead makes it an upper bound). Targets (issue 12): first render ≤ 1.5 s;
+A rerun is timed twice: its whole server time (and CPU), and the part spent in
+core (the share of calls from pages into core in a cProfile'd run, applied to
+the plain run's time). On shared cores compare CPU with the targets too. Targets (issue 12): first render ≤ 1.5 s;
 Decide slider rerun ≤ 100 ms of core time; Evaluate rerun ≤ 200 ms.
 """
 
@@ -40,8 +40,6 @@ CORE = str(ROOT / "core")
 
 def _quiet() -> None:
     """AppTest's bare-mode warnings ('missing ScriptRunContext') would bury the figures."""
-    import logging
-
     import streamlit.runtime.scriptrunner_utils.script_run_context as ctx
 
     ctx._LOGGER.addFilter(lambda record: "missing ScriptRunContext" not in record.getMessage())
@@ -74,11 +72,16 @@ def _core_seconds(profile: cProfile.Profile) -> float:
     return total
 
 
-def _timed(rerun) -> tuple[float, float]:
-    """(server seconds, core seconds) of one rerun, each from its own run."""
-    t = time.perf_counter()
+def _timed(rerun) -> tuple[float, float, float]:
+    """(server seconds, CPU seconds, core seconds) of one rerun.
+
+    Server and CPU come from a plain run. Core is the share of the time spent in core in a second,
+    profiled run (cProfile slows pure-Python code more than C, so its absolute figure is inflated),
+    applied to the plain run's server time.
+    """
+    t, c = time.perf_counter(), time.process_time()
     rerun()
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
     profile = cProfile.Profile()
 
     def start(*_):  # AppTest runs the script in a thread of its own: profile that thread from its start
@@ -86,11 +89,13 @@ def _timed(rerun) -> tuple[float, float]:
         profile.enable()
 
     threading.setprofile(start)
+    t = time.perf_counter()
     try:
         rerun()
     finally:
         threading.setprofile(None)
-    return seconds, _core_seconds(profile)
+    profiled = time.perf_counter() - t
+    return seconds, cpu, seconds * min(1.0, _core_seconds(profile) / max(profiled, 1e-9))
 
 
 def _cpu() -> float:
@@ -110,7 +115,7 @@ def main() -> int:
             c, (_, seconds) = _cpu(), _open(page)
             print(f"  {page:22} {seconds:6.2f} s  ({_cpu() - c:.2f} s CPU)")
         print(f"warm (a new visitor of a running server), target ≤ {FIRST_RENDER_TARGET} s:")
-        worst, rows = 0.0, []
+        worst = 0.0
         for page in PAGES:
             best = None
             for _ in range(max(1, args.repeat)):
@@ -121,24 +126,24 @@ def main() -> int:
             worst = max(worst, best[0])
             ok = "ok" if best[0] <= FIRST_RENDER_TARGET else "MISSED"
             print(f"  {page:22} {best[0]:6.2f} s  ({best[1]:.2f} s CPU)  {ok}")
-            rows.append((page, best))
 
+        print(f"  slowest first render {worst:.2f} s (target ≤ {FIRST_RENDER_TARGET} s)")
         at, _ = _open("pages/decide.py")
         values = iter([100, 1_000_000, 1000, 10_000, 100_000, 10, 500_000, 5000] * args.repeat)
 
         def move_slider():  # each run moves the slider to a new value, as a user dragging it
             at.select_slider(key="calls_per_day").set_value(next(values)).run()
 
-        server, core = min(_timed(move_slider) for _ in range(max(1, args.repeat)))
+        server, cpu, core = min(_timed(move_slider) for _ in range(max(1, args.repeat)))
         ok = "ok" if core <= DECIDE_RERUN_TARGET else "MISSED"
-        print(f"Decide slider rerun: {server * 1000:5.0f} ms server, {core * 1000:5.0f} ms core "
-              f"(target ≤ {DECIDE_RERUN_TARGET * 1000:.0f} ms core)  {ok}")
+        print(f"Decide slider rerun: {server * 1000:5.0f} ms server ({cpu * 1000:.0f} ms CPU), {core * 1000:5.0f} ms in core "
+              f"(target ≤ {DECIDE_RERUN_TARGET * 1000:.0f} ms in core)  {ok}")
 
         at, _ = _open("pages/evaluate.py")
-        server, core = min(_timed(at.run) for _ in range(max(1, args.repeat)))
+        server, cpu, core = min(_timed(at.run) for _ in range(max(1, args.repeat)))
         ok = "ok" if server <= EVALUATE_RERUN_TARGET else "MISSED"
-        print(f"Evaluate rerun:      {server * 1000:5.0f} ms server, {core * 1000:5.0f} ms core "
-              f"(target ≤ {EVALUATE_RERUN_TARGET * 1000:.0f} ms)  {ok}")
+        print(f"Evaluate rerun:      {server * 1000:5.0f} ms server ({cpu * 1000:.0f} ms CPU), {core * 1000:5.0f} ms in core "
+              f"(target ≤ {EVALUATE_RERUN_TARGET * 1000:.0f} ms server)  {ok}")
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 

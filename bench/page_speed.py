@@ -46,19 +46,19 @@ def _quiet() -> None:
 
 
 def _open(page: str):
-    """A new session on `page`; returns (AppTest, seconds of the page's own render)."""
+    """A new session on `page`; returns (AppTest, seconds, CPU seconds of the page's own render)."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     at.run()
     if page != "pages/home.py":
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         at.switch_page(page).run()
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
     if at.exception:
         raise RuntimeError(f"{page}: {[e.value for e in at.exception]}")
-    return at, seconds
+    return at, seconds, cpu
 
 
 def _core_seconds(profile: cProfile.Profile) -> float:
@@ -98,10 +98,6 @@ def _timed(rerun) -> tuple[float, float, float]:
     return seconds, cpu, seconds * min(1.0, _core_seconds(profile) / max(profiled, 1e-9))
 
 
-def _cpu() -> float:
-    return time.process_time()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="reruns timed per measure (the best is reported)")
@@ -112,23 +108,21 @@ def main() -> int:
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print("cold (first visitor of a new process: imports, caches):")
         for page in PAGES:
-            c, (_, seconds) = _cpu(), _open(page)
-            print(f"  {page:22} {seconds:6.2f} s  ({_cpu() - c:.2f} s CPU)")
+            _, seconds, cpu = _open(page)
+            print(f"  {page:22} {seconds:6.2f} s  ({cpu:.2f} s CPU)")
         print(f"warm (a new visitor of a running server), target ≤ {FIRST_RENDER_TARGET} s:")
         worst = 0.0
         for page in PAGES:
             best = None
             for _ in range(max(1, args.repeat)):
-                c = _cpu()
-                _, seconds = _open(page)
-                cpu = _cpu() - c
+                _, seconds, cpu = _open(page)
                 best = min(best or (seconds, cpu), (seconds, cpu))
             worst = max(worst, best[0])
             ok = "ok" if best[0] <= FIRST_RENDER_TARGET else "MISSED"
             print(f"  {page:22} {best[0]:6.2f} s  ({best[1]:.2f} s CPU)  {ok}")
 
         print(f"  slowest first render {worst:.2f} s (target ≤ {FIRST_RENDER_TARGET} s)")
-        at, _ = _open("pages/decide.py")
+        at, *_ = _open("pages/decide.py")
         values = iter([100, 1_000_000, 1000, 10_000, 100_000, 10, 500_000, 5000] * args.repeat)
 
         def move_slider():  # each run moves the slider to a new value, as a user dragging it
@@ -139,7 +133,7 @@ def main() -> int:
         print(f"Decide slider rerun: {server * 1000:5.0f} ms server ({cpu * 1000:.0f} ms CPU), {core * 1000:5.0f} ms in core "
               f"(target ≤ {DECIDE_RERUN_TARGET * 1000:.0f} ms in core)  {ok}")
 
-        at, _ = _open("pages/evaluate.py")
+        at, *_ = _open("pages/evaluate.py")
         server, cpu, core = min(_timed(at.run) for _ in range(max(1, args.repeat)))
         ok = "ok" if server <= EVALUATE_RERUN_TARGET else "MISSED"
         print(f"Evaluate rerun:      {server * 1000:5.0f} ms server ({cpu * 1000:.0f} ms CPU), {core * 1000:5.0f} ms in core "

@@ -126,7 +126,9 @@ if shipped:
                + ". Run them again here to reproduce them on this machine.")
 
 
-rep = shared.report([r for r in split_runs if r["id"] in selected], ds.task.label_names)
+shown_runs = [r for r in split_runs if r["id"] in selected]
+rep = shared.report(shown_runs, ds.task.label_names)
+runs_key = (tuple((r["id"], r["n_predictions"], r.get("n_errors")) for r in shown_runs), tuple(ds.task.label_names))
 v = rep.verdict
 rec = verdict.recommendation(ds, list(selected), st.session_state.get(verdict.ANSWERS_KEY))
 verdict.draw(rec)
@@ -156,14 +158,24 @@ st.dataframe(table, hide_index=True, column_config={
 
 from core.evaluation import charts as charts  # noqa: E402 — altair only once there is something to draw
 
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _chart_spec(name: str, runs_key: tuple, args: tuple, _rep) -> dict:
+    """A chart's Vega-Lite spec, built and schema-validated once per report (altair re-validates on every draw)."""
+    import altair as alt
+    with alt.theme.enable("none"):  # as st.altair_chart draws it
+        return getattr(charts, name)(_rep, *args).to_dict()
+
+
+
 tab_overview, tab_sig, tab_classes, tab_errors, tab_download = st.tabs(
     ["Accuracy, cost, latency", "Significance", "Per class", "Errors side by side", "Downloads"])
 
 with tab_overview:
     a, b = st.columns(2)
-    a.altair_chart(charts.accuracy_chart(rep), width="stretch")
-    b.altair_chart(charts.cost_chart(rep), width="stretch")
-    st.altair_chart(charts.latency_chart(rep), width="stretch")
+    a.vega_lite_chart(_chart_spec("accuracy_chart", runs_key, (), rep), width="stretch")
+    b.vega_lite_chart(_chart_spec("cost_chart", runs_key, (), rep), width="stretch")
+    st.vega_lite_chart(_chart_spec("latency_chart", runs_key, (), rep), width="stretch")
     st.caption("Local latency is measured per batch and shared out per example; hosted latency is per call "
                "(a cached answer shows the latency it had when it was paid for).")
 
@@ -191,10 +203,10 @@ with tab_sig:
         (st.success if c.outcome in ("better", "worse", "equivalent") else st.info)(c.sentence)
 
 with tab_classes:
-    st.altair_chart(charts.per_class_chart(rep), width="stretch")
+    st.vega_lite_chart(_chart_spec("per_class_chart", runs_key, (), rep), width="stretch")
     cols = st.columns(min(3, len(rep.metrics)))
     for i, name in enumerate(rep.metrics):
-        cols[i % len(cols)].altair_chart(charts.confusion_chart(rep, name), width="stretch")
+        cols[i % len(cols)].vega_lite_chart(_chart_spec("confusion_chart", runs_key, (name,), rep), width="stretch")
 
 with tab_errors:
     wide = pd.DataFrame(reports.side_by_side(rep))

@@ -134,19 +134,9 @@ rec = verdict.recommendation(ds, list(selected), st.session_state.get(verdict.AN
 verdict.draw(rec)
 shared.memo_buttons(st, ds, list(selected), key="memo_evaluate", recommendation=rec)
 
-table = pd.DataFrame([{
-    "approach": s.spec,
-    "accuracy": s.accuracy,
-    "95 % CI": f"{s.accuracy_ci95[0]:.1%} – {s.accuracy_ci95[1]:.1%}",
-    "macro-F1": s.macro_f1,
-    "invalid": s.invalid_rate,
-    "p50 ms": rep.metrics[s.spec].latency_p50_ms,
-    "p95 ms": rep.metrics[s.spec].latency_p95_ms,
-    "tokens in/call": rep.metrics[s.spec].input_tokens_per_call,
-    "$ / 1k calls": s.cost_per_1k_usd,
-    "n": s.n,
-} for s in v.standings])
+table = pd.DataFrame(reports.standings_rows(rep))
 st.dataframe(table, hide_index=True, column_config={
+    "spec": st.column_config.TextColumn("spec", help="The approach's exact spec: what the CLI and the store call it."),
     "accuracy": st.column_config.ProgressColumn("accuracy", format="percent", min_value=0, max_value=1),
     "macro-F1": st.column_config.NumberColumn(format="%.3f"),
     "invalid": st.column_config.NumberColumn(format="percent", help="Answers that were not one of the labels."),
@@ -165,7 +155,6 @@ def _chart_spec(name: str, runs_key: tuple, args: tuple, _rep) -> dict:
     import altair as alt
     with alt.theme.enable("none"):  # as st.altair_chart draws it
         return getattr(charts, name)(_rep, *args).to_dict()
-
 
 
 tab_overview, tab_sig, tab_classes, tab_errors, tab_download = st.tabs(
@@ -209,18 +198,12 @@ with tab_classes:
         cols[i % len(cols)].vega_lite_chart(_chart_spec("confusion_chart", runs_key, (name,), rep), width="stretch")
 
 with tab_errors:
-    wide = pd.DataFrame(reports.side_by_side(rep))
-    approaches = list(rep.metrics)
-    show = st.radio("Show", ["examples some approach got wrong", "examples where approaches disagree", "all"],
-                    horizontal=True)
-    wrong = wide[approaches].ne(wide["gold"], axis=0).any(axis=1)
-    disagree = wide[approaches].nunique(axis=1, dropna=False) > 1
-    view = wide[wrong] if show.startswith("examples some") else wide[disagree] if show.startswith("examples where") else wide
+    show = st.radio("Show", reports.ERROR_VIEWS, horizontal=True)
     pick = st.multiselect("Gold label", ds.task.label_names, help="Filter by the true label.")
-    if pick:
-        view = view[view["gold"].isin(pick)]
-    st.caption(f"{len(view)} of {len(wide)} examples · an empty cell is an invalid output or a failed call.")
-    st.dataframe(view.drop(columns=["example_id"]), hide_index=True, height=420,
+    view = pd.DataFrame(reports.error_rows(rep, show, pick))
+    st.caption(f"{len(view)} of {len(rep.rows[next(iter(rep.rows))])} examples · an empty cell is an invalid "
+               "output or a failed call.")
+    st.dataframe(view.drop(columns=["example_id"], errors="ignore"), hide_index=True, height=420,
                  column_config={"text": st.column_config.TextColumn(width="large")})
 
 with tab_download:

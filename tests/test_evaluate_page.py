@@ -41,7 +41,8 @@ def test_classical_and_prompted_model_side_by_side(page):
     assert _recommendation(page)
     table = next(d.value for d in page.dataframe if "macro-F1" in d.value.columns)
     # Next to the pre-computed local runs of the sample task.
-    assert set(table["approach"]) >= {"classical:tfidf-lr", "openai:fake-model:zero-shot", "openai:fake-model:few-shot:k=4"}
+    assert set(table["spec"]) >= {"classical:tfidf-lr", "openai:fake-model:zero-shot", "openai:fake-model:few-shot:k=4"}
+    assert "fake-model · few-shot prompt, 4 examples" in set(table["approach"])  # named in words
     assert table["accuracy"].between(0, 1).all() and (table["n"] > 50).all()
     # Significance tab: the explanation a manager reads.
     assert any("Holm-corrected p" in a and "test examples" in a or "undecided" in a for a in _alerts(page))

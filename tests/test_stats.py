@@ -88,3 +88,22 @@ def test_p_values_are_worded_exactly():
 
     assert p_wording(0.0146) == "p = 0.015" and p_wording(0.052) == "p = 0.052" and p_wording(3e-6) == "p < 0.0001"
     assert "less than 1 %" not in explain("A", "B", 150, 0.08, 0.0146, 0.1)
+
+
+def test_the_evaluate_tables_name_approaches_in_words_and_filter_errors(store):
+    """The standings say what each approach is; the errors tab shows exactly the examples it promises."""
+    ds = make_dataset(train_per_label=5, test_per_label=10)
+    run_list = [runs.execute(store, ds, approach_from_spec(spec, store=store))
+                for spec in ("classical:tfidf-lr", "classical:tfidf-lr:C=0.01")]
+    rep = report.build(store, run_list, ds.task.label_names)
+    rows = report.standings_rows(rep)
+    assert {r["approach"] for r in rows} == {"TF-IDF + logistic regression"} and {r["family"] for r in rows} == {"classifier"}
+    names = list(rep.metrics)
+    every = report.side_by_side(rep)
+    wrong = report.error_rows(rep, "examples some approach got wrong")
+    assert wrong == [r for r in every if any(r[n] != r["gold"] for n in names)] and 0 < len(wrong) < len(every)
+    disagree = report.error_rows(rep, "examples where approaches disagree")
+    assert all(r[names[0]] != r[names[1]] for r in disagree)
+    assert all(r["gold"] == "bug" for r in report.error_rows(rep, "all", ["bug"]))
+    with pytest.raises(ValueError):
+        report.error_rows(rep, "everything")

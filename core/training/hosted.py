@@ -175,7 +175,7 @@ def _act(store: Store, client, job_id: str, action: str) -> jobs.Job:
         if action == "cancel":
             return jobs.request_cancel(store, job_id)
         raise ValueError(f"job {job_id} has no provider job yet")
-    if not getattr(prov.capabilities, action, False):
+    if not getattr(prov.capabilities, "pause" if action == "resume" else action, False):
         raise ValueError(f"{prov.label} cannot {action} a job")
     try:
         progress = prov.cancel(store, client, job) if action == "cancel" else prov.act(store, client, job, action)

@@ -201,6 +201,20 @@ def get(name: str) -> Provider:
     return _REGISTRY[name]
 
 
+def session_key(cred: Credential) -> str:
+    """Where a page keeps what this session typed for a credential (st.session_state; never the store)."""
+    return f"train_cred_{cred.env}"
+
+
+def session_credentials(name: str, state: Mapping[str, Any], secrets: Mapping[str, Any] | None, *,
+                        public: bool) -> Endpoint | None:
+    """A provider's endpoint for a page session: what the session typed, else the owner's secrets or environment —
+    the owner's only in a private lab, or in public mode once the owner unlocked it (`owner_unlocked`)."""
+    prov = get(name)
+    return prov.credentials(session={c.env: state.get(session_key(c)) for c in prov.credentials_needed},
+                            secrets=secrets, owner=not public or bool(state.get("owner_unlocked")))
+
+
 def all_providers() -> list[Provider]:
     return [get(n) for n in names()]
 

@@ -190,3 +190,76 @@ def test_cli_refusal_exits_1_with_the_reason(workspace, monkeypatch, capsys):
         code = main(["train", "--backend", f"fireworks:{FIREWORKS_BASE}", "--dataset", "sample", "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 1 and data["status"] == "refused" and "insufficient credits" in data["error"]
+
+
+@pytest.mark.parametrize("name", ["together", "fireworks", "openai"])
+def test_the_train_page_launches_on_each_provider_watches_to_success_and_evaluates_the_model(name, workspace,
+                                                                                               monkeypatch):
+    from tests.conftest import open_page
+    from tests.fake_openai_ft import FakeFineTuning
+
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TOGETHER_API_KEY", "FIREWORKS_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("FTLAB_POLL_S", "0.1")
+    fake = {"together": FakeTogether, "fireworks": FakeFireworks, "openai": FakeFineTuning}[name]
+    with fake() as server:
+        at = open_page("pages/train.py", timeout=120)
+        at.button_group(key="train_backend").set_value(name).run()
+        if name == "openai":  # the sidebar's endpoint, as before
+            at.text_input(key="openai_base_url").input(server.base_url)
+            at.text_input(key="openai_api_key").input("sk-test").run()
+        else:
+            creds = {"api_key": "k", "base_url": server.root_url, "account_id": getattr(server, "account", "")}
+            for cred in providers.get(name).credentials_needed:
+                at.text_input(key=providers.session_key(cred)).input(creds[cred.name])
+            at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if name == "openai":
+            at.selectbox(key="train_base_model_openai").set_value("gpt-4.1-mini-2025-04-14").run()
+        assert any(m.label == "Estimated cost" and m.value != "unknown" for m in at.metric)
+        at.checkbox(key="train_confirm").check().run()
+        next(b for b in at.button if b.label == "Launch").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        store = Store(workspace / "lab.sqlite3")
+        job = jobs.list_jobs(store)[0]
+        assert job.backend == name
+        deadline = time.monotonic() + 60
+        while jobs.get(store, job.id).is_active and time.monotonic() < deadline:
+            time.sleep(0.2)
+        at.run()
+        job = jobs.get(store, job.id)
+        assert job.status == "succeeded", job.error
+        assert [j.id for j in jobs.list_jobs(store, ("succeeded",))] == [job.id]  # registered once
+        assert any(job.model_ref in s.value for s in at.success)
+        # Evaluate calls the model through the provider's OpenAI-compatible endpoint (the sidebar's endpoint)
+        inference = providers.get(name).inference_endpoint(_endpoint(name, server)) if name != "openai" else None
+        at.text_input(key="openai_base_url").input(inference.base_url if inference else server.base_url)
+        at.text_input(key="openai_api_key").input("k").run()
+        at.selectbox(key="train_send_pick").set_value(job.approach_spec)
+        next(b for b in at.button if b.label == "Send to Evaluate").click().run()
+        assert at.session_state["evaluate_specs"][0] == job.approach_spec
+        at.session_state["evaluate_specs"] = [job.approach_spec]  # the model alone: no local baseline to load here
+        at.switch_page("pages/evaluate.py").run()
+        next(b for b in at.button if b.label == "Run").click().run(timeout=300)
+        assert not at.exception, [e.value for e in at.exception]
+        from core.evaluation import runs
+
+        done = {r["approach"]: r for r in runs.list_runs(store, job.dataset_hash, "test")}
+        assert job.approach_spec in done, ([e.value for e in at.error], [w.value for w in at.warning])
+
+
+def test_a_refused_launch_on_the_page_shows_the_providers_reason(workspace, monkeypatch):
+    from tests.conftest import open_page
+
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    with FakeTogether(scenario="quota") as server:
+        at = open_page("pages/train.py", timeout=120)
+        at.button_group(key="train_backend").set_value("together").run()
+        for cred, value in zip(providers.get("together").credentials_needed, ("k", server.root_url)):
+            at.text_input(key=providers.session_key(cred)).input(value)
+        at.run()
+        at.checkbox(key="train_confirm").check().run()
+        next(b for b in at.button if b.label == "Launch").click().run()
+    shown = " ".join(e.value for e in at.error)
+    assert "did not start" in shown and "allowed_to_proceed = false" in shown
+    assert [j.status for j in jobs.list_jobs(Store(workspace / "lab.sqlite3"))] == ["refused"]

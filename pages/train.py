@@ -73,14 +73,12 @@ backend = st.segmented_control("Backend", list(registry.BACKEND_NAMES), format_f
 backend_spec = backend
 if providers.is_provider(backend):
     from core.catalog import load_catalog
-
     prov = providers.get(backend)
     st.caption(registry.provider_caption(backend))
     tunable = [m.id for m in load_catalog(store=store).fine_tunable(provider=prov.catalog_provider)]
     c1, c2 = st.columns([2, 1])
     choice = c1.selectbox("Base model", tunable + ["other…"], key=f"train_base_model_{backend}",
-                          help="Models the catalog lists as accepting new fine-tuning jobs today, with their prices "
-                               "(Decide page). Choose other… for another model of this provider or server.")
+                          help="Catalog models open to new fine-tuning jobs today; other…: any model of this provider.")
     base_model = c2.text_input("Model id", key=f"train_base_other_{backend}", placeholder="e.g. my-vllm-model") \
         if choice == "other…" else choice
     with st.expander("Azure OpenAI" if backend == HOSTED else f"{prov.label} credentials"):

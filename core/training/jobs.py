@@ -112,7 +112,7 @@ class Job:
         """How Evaluate runs the resulting model (None until it exists)."""
         if self.status != "succeeded" or not self.model_ref:
             return None
-        if self.backend == HOSTED_BACKEND:
+        if not self.is_local:  # any hosted provider: its fine-tunes answer on an OpenAI-compatible endpoint
             # The plain-text prompt: the exact system prompt and answer format the model was trained on.
             return f"openai:{self.model_ref}:zero-shot:output=text"
         return f"local:{_FAMILY[self.backend]}:{self.id}"
@@ -123,12 +123,13 @@ class Job:
                 "seconds": round(self.seconds, 1) if self.seconds is not None else None, "backend": self.backend,
                 "base_model": self.base_model, "dataset": self.dataset_hash, "approach": self.approach_spec,
                 "version": self.version, "trained_tokens": self.trained_tokens, "estimate": self.estimate,
-                "error": self.error}
+                "error": self.error, "provider": None if self.is_local else self.backend,
+                "provider_job_id": self.provider_id}
 
     @property
     def rollback_spec(self) -> str:
         """The baseline prompt approach this model replaces — always available to go back to."""
-        if self.backend == HOSTED_BACKEND:
+        if not self.is_local:
             return f"openai:{self.base_model}:zero-shot:output=text"
         return "local:zero-shot"
 
@@ -163,7 +164,7 @@ class ModelVersion:
 
 
 def new_job_id(backend: str) -> str:
-    return f"{_FAMILY.get(backend, 'job')}-{secrets.token_hex(4)}"
+    return f"{_FAMILY.get(backend, 'ft')}-{secrets.token_hex(4)}"
 
 
 def create(

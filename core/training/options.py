@@ -78,8 +78,17 @@ class HostedOptions(_Options):
 OPTIONS = {"local-setfit": SetFitOptions, "local-lora": LoraOptions, "openai": HostedOptions}
 
 
+def options_class(backend: str) -> type[BaseModel]:
+    """The typed options of a local backend, or of a hosted provider (declared by its module)."""
+    if backend in OPTIONS:
+        return OPTIONS[backend]
+    from core.training import providers
+
+    return providers.get(backend).options
+
+
 def options_for(backend: str, values: dict | None = None) -> _Options:
-    return OPTIONS[backend].model_validate(values or {})
+    return options_class(backend).model_validate(values or {})
 
 
 @dataclass(frozen=True)

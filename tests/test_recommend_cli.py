@@ -64,7 +64,7 @@ def test_csv_task_four_approaches_then_recommend_json(workspace, tmp_path):
     assert data["settings"]["cache_hit_rate"] == 0.8 and data["breakeven"]["model"] == "gpt-4o-mini-2024-07-18"
     # the text output says the same
     text = _cli(workspace, "recommend", "--dataset", h).stdout
-    assert text.startswith(f"Use {data['recommended']}")
+    assert text.startswith("Use ") and f"(`{data['recommended']}`)" in text.splitlines()[0]
 
 
 def test_no_runs_is_a_clear_error(workspace):

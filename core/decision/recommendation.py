@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Sequence
 
 from core import economics as eco
-from core.backends import family as family_of
+from core.backends import describe, family as family_of
 from core.catalog import Catalog, ModelInfo, load_catalog
 from core.evaluation import stats
 from core.evaluation.metrics import correct_vector
@@ -303,7 +303,7 @@ def decide(correct: dict[str, dict[int, bool]], priced: dict[str, ApproachEconom
         confidence = "medium"
     else:
         confidence = "high"
-    headline = (f"Use {rec.approach}: " + {"best": "the most accurate",
+    headline = (f"Use {describe(rec.approach)} (`{rec.approach}`): " + {"best": "the most accurate",
                                              "equivalent": f"as accurate as the best within ± {settings.margin * 100:g} points",
                                              }.get(rc.outcome, "not significantly less accurate than the best")
                 + f", {_money(rec.per_month_usd)} a month at your volume.")

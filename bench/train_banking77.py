@@ -82,7 +82,7 @@ def run_one(backend: str, per_class: int, classes: int | None, options: dict, wo
     store = Store(workspace / "lab.sqlite3")
     ds = banking77(per_class, classes)
     plan = make_plan(backend, ds, options, models_dir(store))
-    print(f"{backend}: {len(ds.task.labels)} classes × {per_class} train examples, {len(ds.split('test'))} test; "
+    print(f"{backend}: {len(ds.task.labels)} classes × {per_class or 'all'} train examples, {len(ds.split('test'))} test; "
           f"estimate {plan.estimate.seconds:.0f} s ({'; '.join(plan.estimate.notes)})", flush=True)
     t0 = time.perf_counter()
     job = launch(store, plan, detach=False)

@@ -160,7 +160,9 @@ def test_the_merged_export_loads_in_plain_transformers_and_scores_the_labs_label
     ids = tok.apply_chat_template([{"role": "system", "content": enc.system}, {"role": "user", "content": texts[0]}],
                                   add_generation_prompt=True, tokenize=True)
     ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
-    assert list(ids) == enc.system_ids + enc.user_ids(texts[0]) and system["labels"] == lab.labels
+    # the same text (the lab tokenizes system, text and turn marks apart, so ids may differ at the seams)
+    assert tok.decode(list(ids)) == tok.decode(enc.system_ids + enc.user_ids(texts[0]))
+    assert system["labels"] == lab.labels
 
 
 def test_the_adapter_export_loads_with_peft_and_the_ollama_export_says_how_to_get_gguf(lora_model, store, tmp_path):

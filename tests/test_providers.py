@@ -272,8 +272,25 @@ def test_the_train_page_launches_on_each_provider_watches_to_success_and_sends_t
         at.selectbox(key="train_send_pick").set_value(job.approach_spec)
         next(b for b in at.button if b.label == "Send to Evaluate").click().run()
         assert at.session_state["evaluate_specs"][0] == job.approach_spec
-        # Running it on the Evaluate page is NOT covered here yet: in AppTest that run timed out (open, see the
-        # branch report); the model answering on the provider's inference URL is tested above through openai.
+        # … and on Evaluate it runs on the provider's inference endpoint (the loopback fake) with the key typed
+        # on Train, and gets an accuracy. AppTest keeps requesting its last explicit page: follow the app's switch.
+        at.switch_page("pages/evaluate.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert job.approach_spec in at.text_area[0].value
+        if name == "openai":  # AppTest drops the sidebar's inputs on a page switch (a browser keeps them)
+            at.text_input(key="openai_base_url").input(server.base_url)
+            at.text_input(key="openai_api_key").input("sk-test").run()
+        started = time.monotonic()
+        next(b for b in at.button if b.label == "Run").click().run(timeout=240)
+        assert not at.exception, [e.value for e in at.exception]
+        from core.evaluation import runs
+
+        done = {r["approach"]: r for r in runs.list_runs(store, job.dataset_hash, "test")}
+        assert job.approach_spec in done, ([e.value for e in at.error], [w.value for w in at.warning])
+        model_run = runs.get(store, done[job.approach_spec]["id"])
+        rows = runs.predictions(store, model_run.id)
+        assert model_run.status == "finished", {r["error"] for r in rows}
+        assert sum(r["label"] == r["gold"] for r in rows) > 0 and time.monotonic() - started < 200
 
 
 def test_a_refused_launch_on_the_page_shows_the_providers_reason(workspace, monkeypatch):

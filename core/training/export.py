@@ -169,9 +169,10 @@ def _prompt_words(m: dict) -> str:
 
 def chat_template() -> str:
     """Gemma's turn format with the system prompt inside the first user turn, as the lab trained it."""
-    return ("{{ bos_token }}{% set sys = '' %}{% for m in messages %}{% if m['role'] == 'system' %}"
-            "{% set sys = m['content'] + '\n\n' %}{% elif m['role'] == 'user' %}"
-            "{{ '<start_of_turn>user\n' + sys + m['content'] + '<end_of_turn>\n' }}{% set sys = '' %}"
+    return ("{{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set sys = messages[0]['content'] + '\n\n' %}"
+            "{% set rest = messages[1:] %}{% else %}{% set sys = '' %}{% set rest = messages %}{% endif %}"
+            "{% for m in rest %}{% if m['role'] == 'user' %}"
+            "{{ '<start_of_turn>user\n' + (sys if loop.first else '') + m['content'] + '<end_of_turn>\n' }}"
             "{% else %}{{ '<start_of_turn>model\n' + m['content'] + '<end_of_turn>\n' }}{% endif %}{% endfor %}"
             "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}")
 
@@ -257,3 +258,21 @@ def _setfit(src: Path, work: Path, models_dir: Path, on_message) -> Export:
             if blend else "the most probable label of the SetFit head.") if same else
            "predict.py does NOT reproduce the lab's labels exactly: " + notes[-1]) + "\n", encoding="utf-8")
     return Export(work, "setfit", None, notes, same)
+
+
+# --- what the Train page offers ---------------------------------------------------------------------------------
+
+
+def exportable(versions) -> dict[str, str]:
+    """job id → model name of the registry's models trained on this machine (what can be downloaded)."""
+    return {v.job_id: v.name for v in versions if v.job_id and v.backend in FORMATS}
+
+
+def format_label(fmt: str) -> str:
+    return f"{fmt} — {FORMAT_HELP[fmt]}"
+
+
+def exports_dir(store) -> Path:
+    from core.training.worker import workspace_of
+
+    return workspace_of(store) / "exports"

@@ -122,7 +122,7 @@ def export_model(store, ref: str, fmt: str, out_dir: str | Path, *, as_zip: bool
         result.job_id = job_id
         if as_zip:
             on_message(f"zipping {final.name}")
-            made = Path(shutil.make_archive(str(Path(tmp) / name), "zip", root_dir=tmp, base_dir=name))
+            made = _zip(work, Path(tmp) / f"{name}.zip")
             final = free_path(out_dir, name, ".zip")  # checked again: never replace a file that appeared meanwhile
             made.rename(final)
         else:
@@ -130,6 +130,18 @@ def export_model(store, ref: str, fmt: str, out_dir: str | Path, *, as_zip: bool
             work.rename(final)
     result.path = final
     return result
+
+
+def _zip(folder: Path, target: Path) -> Path:
+    """The folder as a zip (its name as the top folder); weights are stored as is (they barely compress)."""
+    import zipfile
+
+    with zipfile.ZipFile(target, "w") as z:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                packed = zipfile.ZIP_STORED if f.suffix in (".safetensors", ".gguf") else zipfile.ZIP_DEFLATED
+                z.write(f, Path(folder.name) / f.relative_to(folder), compress_type=packed)
+    return target
 
 
 def _manifest(src: Path) -> dict:

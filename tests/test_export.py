@@ -87,6 +87,11 @@ def test_a_lab_tfidf_blend_ships_with_the_export_and_the_snippet_applies_it(setf
     proba = 0.5 * SetFitModel.from_pretrained(str(blended)).predict_proba(texts, as_numpy=True) \
         + 0.5 * tfidf.predict_proba(texts)
     want = [manifest["labels"][i] for i in np.argmax(proba, axis=1)]
+    from core.training.setfit_local import SetFitClassifier
+
+    lab = SetFitClassifier.load(blended)
+    if hasattr(lab, "tfidf"):  # the lab's own blend (branch setfit, merged on main): it must agree
+        assert lab.predict(texts) == want
     made = export.export_model(store, str(blended), "setfit", tmp_path / "out", as_zip=True)
     assert made.path.suffix == ".zip" and made.same_labels and "TF-IDF" in " ".join(made.notes)
     with zipfile.ZipFile(made.path) as z:

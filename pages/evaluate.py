@@ -10,6 +10,7 @@ from core.evaluation import report as reports
 from core.prompts import store as prompt_store
 from core.evaluation import runs
 from core.backends import approach_from_spec, suggested_specs
+from core.training import providers
 from core.tiers import endpoint_status, local_status
 from pages import _shared as shared
 from pages import _verdict as verdict
@@ -79,8 +80,9 @@ with st.expander("Run approaches", icon=":material/play_arrow:", expanded=bool(s
                  help="Stop at any time with the ■ button at the top right; running again resumes.") \
             and not shared.refused(shared.evaluation_quota(ds, split, len(chosen))):  # a public visitor's quotas
         cpu_start = time.process_time()
-        options = dict(store=store, api_key=shared.api_key(), base_url=shared.base_url(),
-                       concurrency=int(concurrency))
+        options = dict(store=store, api_key=shared.api_key(), base_url=shared.base_url(), concurrency=int(concurrency),
+                       provider_endpoint=lambda name: providers.session_credentials(  # a provider's fine-tune
+                           name, st.session_state, st.secrets, public=shared.public_mode().enabled))
         try:
             approaches = [approach_from_spec(s, **options) for s in chosen]
         except ValueError as exc:

@@ -11,6 +11,7 @@ from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, control, form, guard
 from core.training.charts import loss_chart
 from core.training.curves import overfitting_point
 from pages import _shared as shared
+from pages._models import model_actions
 
 shared.ensure_app_navigation()
 
@@ -238,12 +239,4 @@ if all_jobs:
 versions = jobs.models(store)
 st.markdown("**Models** — every version stays; the baseline prompt is always there to roll back to.")
 st.dataframe(pd.DataFrame(registry.model_rows(versions)), hide_index=True, width="stretch")
-trained = [v for v in versions if not v.baseline]
-if trained:
-    c1, c2 = st.columns([3, 1])
-    pick = c1.selectbox("Model to evaluate", [v.approach_spec for v in trained], key="train_send_pick",
-                        format_func=lambda s: next(v.name for v in trained if v.approach_spec == s))
-    if c2.button("Send to Evaluate", type="primary", icon=":material/monitoring:",
-                 help="Opens Evaluate with this model and its baseline selected, on the same test split."):
-        st.session_state["evaluate_specs"] = registry.evaluate_specs(trained, all_jobs, pick)
-        st.switch_page("pages/evaluate.py")
+model_actions(store, versions, all_jobs)  # Send to Evaluate; download a local model (pages/_models.py)

@@ -78,7 +78,17 @@ def test_a_job_is_watched_to_success_registered_once_with_cost_and_its_model_ans
         assert [m.job_id for m in jobs.models(store) if not m.baseline] == [job.id]
         assert job.trained_tokens > 0 and job.cost_usd == pytest.approx(
             job.trained_tokens * (0.48 if name == "together" else 0.50) / 1e6)
-        assert job.approach_spec == f"openai:{job.model_ref}:zero-shot:output=text"
+        assert job.approach_spec == f"openai:{job.model_ref}:zero-shot:output=text:provider={name}"
+        # Evaluate runs it on the provider's inference endpoint with the provider's key (none in the spec)
+        from core.backends import approach_from_spec
+        from core.evaluation import runs
+
+        ds = repeated_dataset(8)
+        approach = approach_from_spec(job.approach_spec, store=store, api_key=None, base_url=None,
+                                      provider_endpoint=lambda p: _endpoint(p, server) if p == name else None)
+        assert approach.base_url == providers.get(name).inference_endpoint(_endpoint(name, server)).base_url
+        run = runs.execute(store, ds, approach, "test")
+        assert run.status == "finished" and "test-key" not in json.dumps(run.config)
         inference = providers.get(name).inference_endpoint(_endpoint(name, server))
         answer = openai.OpenAI(base_url=inference.base_url, api_key="test-key", max_retries=0).chat.completions.create(
             model=job.model_ref, messages=[{"role": "user", "content": "where is my parcel delivery"}])
@@ -176,8 +186,36 @@ def test_cli_trains_on_a_provider_and_waits_for_the_model(name, workspace, monke
         root = server.root_url
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["status"] == "succeeded" and data["provider"] == name, data
-    assert data["approach"] == f"openai:{data['model']}:zero-shot:output=text"
+    assert data["approach"] == f"openai:{data['model']}:zero-shot:output=text:provider={name}"
     assert data["inference_base_url"].startswith(root)
+    with CASES[name][0]() as server:  # the CLI evaluates it on the provider's endpoint, credentials from the env
+        monkeypatch.setenv(f"{prefix}_BASE_URL", server.root_url)
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+        code = main(["evaluate", "--dataset", "sample", "--approach", data["approach"], "--json", "--quiet"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out
+    assert out["approaches"][0]["accuracy"] > 0 and out["approaches"][0]["status"] == "finished"
+
+
+def test_a_provider_model_without_its_key_or_an_unreachable_endpoint_fails_at_once(store, monkeypatch):
+    from core.backends import approach_from_spec
+    from core.evaluation import runs
+
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="TOGETHER_API_KEY"):
+        approach_from_spec("openai:acct/m-ftlab:zero-shot:output=text:provider=together", store=store)
+    ds = tiny_dataset()
+    t0 = time.monotonic()
+    for options in ({"api_key": None, "base_url": None},  # no endpoint at all: no call to api.openai.com
+                    {"api_key": "k", "base_url": "http://127.0.0.1:9/v1", "max_retries": 1}):  # nothing listens
+        run = runs.execute(store, ds, approach_from_spec("openai:gpt-4.1-mini:zero-shot", store=store, **options),
+                           "test")
+        assert run.status != "finished"
+        errors = {p["error"] for p in runs.predictions(store, run.id)}
+        assert all(any(w in (e or "") for w in ("no OpenAI-compatible endpoint", "unreachable", "connection failed"))
+                   for e in errors), errors
+    assert time.monotonic() - t0 < 30
 
 
 def test_cli_refusal_exits_1_with_the_reason(workspace, monkeypatch, capsys):
@@ -234,8 +272,25 @@ def test_the_train_page_launches_on_each_provider_watches_to_success_and_sends_t
         at.selectbox(key="train_send_pick").set_value(job.approach_spec)
         next(b for b in at.button if b.label == "Send to Evaluate").click().run()
         assert at.session_state["evaluate_specs"][0] == job.approach_spec
-        # Running it on the Evaluate page is NOT covered here yet: in AppTest that run timed out (open, see the
-        # branch report); the model answering on the provider's inference URL is tested above through openai.
+        # … and on Evaluate it runs on the provider's inference endpoint (the loopback fake) with the key typed
+        # on Train, and gets an accuracy. AppTest keeps requesting its last explicit page: follow the app's switch.
+        at.switch_page("pages/evaluate.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert job.approach_spec in at.text_area[0].value
+        if name == "openai":  # AppTest drops the sidebar's inputs on a page switch (a browser keeps them)
+            at.text_input(key="openai_base_url").input(server.base_url)
+            at.text_input(key="openai_api_key").input("sk-test").run()
+        started = time.monotonic()
+        next(b for b in at.button if b.label == "Run").click().run(timeout=240)
+        assert not at.exception, [e.value for e in at.exception]
+        from core.evaluation import runs
+
+        done = {r["approach"]: r for r in runs.list_runs(store, job.dataset_hash, "test")}
+        assert job.approach_spec in done, ([e.value for e in at.error], [w.value for w in at.warning])
+        model_run = runs.get(store, done[job.approach_spec]["id"])
+        rows = runs.predictions(store, model_run.id)
+        assert model_run.status == "finished", {r["error"] for r in rows}
+        assert sum(r["label"] == r["gold"] for r in rows) > 0 and time.monotonic() - started < 200
 
 
 def test_a_refused_launch_on_the_page_shows_the_providers_reason(workspace, monkeypatch):

@@ -16,7 +16,8 @@ HELP = "evaluate approaches on a dataset split: accuracy, macro-F1, latency, cos
 EXAMPLES = """approach specs:
   local:zero-shot  local:few-shot:k=8  local:rag:k=8  local:setfit:<model>  classical:tfidf-lr  (classifiers: no LM asked)
   openai:<model>:zero-shot  openai:<model>:few-shot:k=N  openai:<model>:rag:k=N  (add :batch=true for the Batch API)
-The endpoint comes from --base-url or $OPENAI_BASE_URL, the key from $OPENAI_API_KEY.
+The endpoint comes from --base-url or $OPENAI_BASE_URL, the key from $OPENAI_API_KEY; a hosted provider's
+fine-tune (spec …:provider=together|fireworks) answers on that provider's endpoint with $TOGETHER_API_KEY / …
 Runs resume: rerunning the same command predicts only what is missing and pays for nothing twice."""
 
 

@@ -113,8 +113,10 @@ class Job:
         if self.status != "succeeded" or not self.model_ref:
             return None
         if not self.is_local:  # any hosted provider: its fine-tunes answer on an OpenAI-compatible endpoint
-            # The plain-text prompt: the exact system prompt and answer format the model was trained on.
-            return f"openai:{self.model_ref}:zero-shot:output=text"
+            # The plain-text prompt: the exact system prompt and answer format the model was trained on. A provider
+            # with its own API names itself: Evaluate then calls its inference endpoint with its key (never stored).
+            where = f":provider={self.backend}" if self.backend != "openai" else ""
+            return f"openai:{self.model_ref}:zero-shot:output=text{where}"
         return f"local:{_FAMILY[self.backend]}:{self.id}"
 
     def summary(self) -> dict[str, Any]:
@@ -130,7 +132,8 @@ class Job:
     def rollback_spec(self) -> str:
         """The baseline prompt approach this model replaces — always available to go back to."""
         if not self.is_local:
-            return f"openai:{self.base_model}:zero-shot:output=text"
+            where = f":provider={self.backend}" if self.backend != "openai" else ""
+            return f"openai:{self.base_model}:zero-shot:output=text{where}"
         return "local:zero-shot"
 
 

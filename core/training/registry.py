@@ -149,5 +149,5 @@ def model_note(job: Job) -> str | None:
 
     p = providers.get(job.backend)
     url = p.inference_endpoint(Endpoint(base_url=job.params.get("endpoint") or None, provider=p.name)).base_url
-    return (f"It answers on {providers.get(job.backend).label}'s OpenAI-compatible endpoint `{url}` (or your own base "
-            "URL's): set it and the provider's key as the endpoint in the sidebar to run it on Evaluate.")
+    return (f"It answers on {p.label}'s OpenAI-compatible endpoint `{url}`: Evaluate calls it there with this "
+            f"session's {p.label} key (or ${p.credentials_needed[0].env}), never the sidebar's endpoint.")

@@ -206,13 +206,46 @@ def session_key(cred: Credential) -> str:
     return f"train_cred_{cred.env}"
 
 
+REMEMBERED = "provider_credentials"  # the session's typed credentials, kept across pages (session memory only)
+
+
 def session_credentials(name: str, state: Mapping[str, Any], secrets: Mapping[str, Any] | None, *,
                         public: bool) -> Endpoint | None:
-    """A provider's endpoint for a page session: what the session typed, else the owner's secrets or environment —
-    the owner's only in a private lab, or in public mode once the owner unlocked it (`owner_unlocked`)."""
+    """A provider's endpoint for a page session: what the session typed (on this page, or remembered from the Train
+    page), else the owner's secrets or environment — the owner's only in a private lab, or in public mode once the
+    owner unlocked it (`owner_unlocked`)."""
     prov = get(name)
-    return prov.credentials(session={c.env: state.get(session_key(c)) for c in prov.credentials_needed},
+    kept = state.get(REMEMBERED) or {}
+    return prov.credentials(session={c.env: state.get(session_key(c)) or kept.get(c.env) for c in prov.credentials_needed},
                             secrets=secrets, owner=not public or bool(state.get("owner_unlocked")))
+
+
+def remember_credentials(state) -> None:
+    """Keep what the session typed into the Train page's credential inputs when it leaves the page (Streamlit drops
+    the state of widgets a page does not draw): Evaluate then reaches a provider's fine-tune with the same key."""
+    kept = dict(state.get(REMEMBERED) or {})
+    for prov in all_providers():
+        for cred in prov.credentials_needed:
+            if state.get(session_key(cred)):
+                kept[cred.env] = state.get(session_key(cred))
+    state[REMEMBERED] = kept
+
+
+def inference_endpoint(name: str, found=None) -> Endpoint:
+    """Where a provider's fine-tuned model answers (its OpenAI-compatible inference endpoint) and with which key.
+
+    `found` is what the caller resolved for the provider — an Endpoint, or a callable provider name → Endpoint |
+    None (a page's session credentials) — else the provider's credentials from the environment (the CLI's).
+    Raises ValueError with what to set when there is no key: an evaluation then fails at once, not after retries."""
+    prov = get(name)
+    endpoint = found(name) if callable(found) else found
+    if endpoint is None or endpoint.provider != name:
+        endpoint = prov.credentials()
+    if endpoint is None or not endpoint.api_key:  # inference needs the key only (no Fireworks account id)
+        needed = " and ".join(f"${c.env}" for c in prov.credentials_needed if c.name == "api_key")
+        raise ValueError(f"{prov.label}'s fine-tune answers on {prov.inference_url()} and needs {needed} "
+                         "(Train page credentials, the app's secrets or the environment)")
+    return prov.inference_endpoint(endpoint)
 
 
 def all_providers() -> list[Provider]:

@@ -21,6 +21,18 @@ def test_findings_are_unchanged(tmp_path):
     report = datareport.build(importer.read_file(path), embeddings=False)
     got = json.loads(json.dumps(report.to_json()))
     want = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    # Per-model figures cover every catalog row: rows added since the golden (hosted providers) are new keys,
+    # compared where the golden has them.
+    def keep_golden_keys(got_part: dict, want_part: dict) -> None:
+        for field, value in want_part.items():
+            if isinstance(value, dict) and isinstance(got_part.get(field), dict):
+                assert set(value) <= set(got_part[field]), field
+                if field == "tokens":
+                    keep_golden_keys(got_part[field], value)
+                else:
+                    got_part[field] = {k: got_part[field][k] for k in value}
+
+    keep_golden_keys(got, want)
     for key in want:  # one key at a time: a failure names what changed
         assert got[key] == want[key], key
     assert got == want

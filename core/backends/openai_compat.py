@@ -33,7 +33,8 @@ from core.endpoint import Endpoint, async_client, describe_error
 from core.approach import Approach, Prediction, Spec
 from core.backends import per_k, register
 from core.data.dataset import Example
-from core.prompting import PromptConfig, messages as render_messages, parse_label, response_format, select_exemplars
+from core.prompting import (PromptConfig, messages as render_messages, parse_label, response_format, select_exemplars,
+                            spec_params)
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_RETRIES = 6
@@ -141,15 +142,7 @@ class ChatApproach(Approach):
     @property
     def spec(self) -> str:
         p = self.prompt
-        shown: dict[str, Any] = {}
-        if self.method != "zero-shot":
-            shown["k"] = p.k
-        if p.seed:
-            shown["seed"] = p.seed
-        if not p.descriptions:
-            shown["descriptions"] = False
-        if p.output != "json":
-            shown["output"] = p.output
+        shown: dict[str, Any] = spec_params(p, self.method, "json")
         if self.batch:
             shown["batch"] = True
         if self.provider:

@@ -297,18 +297,22 @@ def compare_to_best(correct: dict[str, dict[int, bool]], margin: float = MARGIN,
         ph = max(float(ph), p)
         ci = paired_difference_ci(only_a, only_r, n, alpha)
         ci_holm = paired_difference_ci(only_a, only_r, n, alpha * p / ph) if ph > 0 else ci
-        if ph < alpha:
-            outcome = "better" if diff > 0 else "worse"
-        elif -margin < ci[0] and ci[1] < margin:
-            outcome = "equivalent"
-        else:
-            outcome = "undecided"
+        outcome = _outcome(ph, diff, ci, margin, alpha)
         need = examples_to_settle(only_a, only_r, n, margin, alpha, m=m) if outcome == "undecided" else None
         more = None if need is None else max(need - n, math.ceil(0.1 * n))
         vec = list(correct[k].values())
         out.append(VsBest(k, ref, n, acc[k], wilson_ci(vec, alpha), diff, ci, ci_holm, p, ph, only_a, only_r, outcome,
                           more, _vs_sentence(k, ref, n, diff, p, ph, outcome, margin, more, m)))
     return out
+
+
+def _outcome(p_holm: float, diff: float, ci: tuple[float, float], margin: float, alpha: float) -> str:
+    """better / worse: Holm-corrected p below alpha · equivalent: the CI within ± margin · else undecided."""
+    if p_holm < alpha:
+        return "better" if diff > 0 else "worse"
+    if -margin < ci[0] and ci[1] < margin:
+        return "equivalent"
+    return "undecided"
 
 
 def compare_pair(correct: dict[str, dict[int, bool]], a: str, b: str, margin: float = MARGIN,
@@ -326,12 +330,7 @@ def compare_pair(correct: dict[str, dict[int, bool]], a: str, b: str, margin: fl
     diff = (only_a - only_b) / n if n else 0.0
     ci = paired_difference_ci(only_a, only_b, n, alpha)
     ci_holm = paired_difference_ci(only_a, only_b, n, alpha * p / ph) if ph > 0 else ci
-    if ph < alpha:
-        outcome = "better" if diff > 0 else "worse"
-    elif -margin < ci[0] and ci[1] < margin:
-        outcome = "equivalent"
-    else:
-        outcome = "undecided"
+    outcome = _outcome(ph, diff, ci, margin, alpha)
     m = len(pairs)
     need = examples_to_settle(only_a, only_b, n, margin, alpha, m=m) if outcome == "undecided" else None
     more = None if need is None else max(need - n, math.ceil(0.1 * n))

@@ -3,7 +3,8 @@
 The bundled `data/catalog.toml` is never edited by users. Their own rows (a
 self-hosted model, another provider, a corrected price) come from a
 `catalog.toml` in the workspace or from rows saved on the Decide page into the
-store (`catalog_rows`); later sources replace earlier rows with the same id.
+store (`catalog_rows`); a later row with the same id updates the fields it names
+and keeps the earlier row's other fields (`Catalog.with_rows`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ class ModelInfo(BaseModel):
     no_new_jobs: dt.date | None = Field(None, description="from this day the provider accepts no new fine-tuning jobs")
     retires: dt.date | None = Field(None, description="from this day the model and its fine-tunes stop answering")
     max_example_tokens: int | None = Field(None, gt=0, description="per-example token limit for fine-tuning")
+    cache_min_tokens: int | None = Field(
+        None, ge=0, description="prompt caching starts at this many identical prefix tokens (OpenAI: 1,024)")
+    cache_step_tokens: int | None = Field(
+        None, gt=0, description="beyond the minimum the cached prefix grows in steps of this many tokens (OpenAI: 128)")
+    successor: str | None = Field(
+        None, description="the model that replaces this one when it retires (its own row says whether it can be fine-tuned)")
     source: str = Field(min_length=1, description="where the figures come from")
     checked: dt.date = Field(description="the day the figures were last checked")
     aliases: tuple[str, ...] = ()
@@ -68,6 +75,20 @@ class ModelInfo(BaseModel):
         if not self.fine_tunable or (self.retires is not None and on >= self.retires):
             return False
         return self.no_new_jobs is None or on < self.no_new_jobs
+
+    def cacheable_tokens(self, shared_prefix_tokens: float) -> int:
+        """Tokens of a repeated prompt prefix the provider serves from its cache: none below the minimum,
+        then the minimum plus whole steps (OpenAI: 1,024, then 128 at a time), never more than the prefix.
+        A row without a cached-input price caches nothing; one with a price but no stated minimum caches
+        the whole prefix."""
+        prefix = int(max(shared_prefix_tokens, 0))
+        if self.cached_input_per_1m is None:
+            return 0
+        low = self.cache_min_tokens or 0
+        if prefix < low or prefix == 0:
+            return 0
+        step = self.cache_step_tokens or 1
+        return low + (prefix - low) // step * step
 
     def is_retired(self, on: dt.date | None = None) -> bool:
         return self.retires is not None and (on or dt.date.today()) >= self.retires
@@ -126,13 +147,17 @@ class Catalog:
             return self._resolve(undated)
         return None
 
+    def successor_of(self, info: ModelInfo) -> ModelInfo | None:
+        """The row of the model that replaces `info` when it retires (None: none named, or not in the catalog)."""
+        return self._resolve(info.successor.strip()) if info.successor else None
+
     def fine_tunable(self, provider: str | None = None, on: dt.date | None = None) -> list[ModelInfo]:
         """Models that accept new fine-tuning jobs on the given day (default today), optionally of one provider."""
         return [m for m in self if m.can_start_jobs(on) and (provider is None or m.provider == provider)]
 
     def with_rows(self, rows: list[dict], origin: str, where: str) -> "Catalog":
-        """A new catalog with these raw rows applied: a row whose id exists updates that row's fields,
-        a new id adds a row. Every override must state its own `source` and `checked`, so a changed
+        """A new catalog with these raw rows applied: a row whose id exists updates that row's fields
+        (the fields it names replace those of the earlier row; the others are kept), a new id adds a row. Every override must state its own `source` and `checked`, so a changed
         price never shows the bundled row's provenance."""
         merged = dict(self.models)
         for i, raw in enumerate(rows):
@@ -209,8 +234,9 @@ def stored_rows(store: "Store") -> list[dict]:
 
 
 # The columns of the catalog table, in the order a reader compares models.
-TABLE_COLUMNS = ["id", "provider", "input_per_1m", "output_per_1m", "training_per_1m", "ft_input_per_1m",
-                 "ft_output_per_1m", "fine_tunable", "no_new_jobs", "retires", "max_example_tokens", "latency_ms",
+TABLE_COLUMNS = ["id", "provider", "input_per_1m", "cached_input_per_1m", "output_per_1m", "training_per_1m",
+                 "ft_input_per_1m", "ft_output_per_1m", "fine_tunable", "no_new_jobs", "retires", "successor",
+                 "max_example_tokens", "latency_ms",
                  "origin", "checked", "source"]
 
 

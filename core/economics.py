@@ -25,6 +25,35 @@ MIN_DEFAULT_EPOCHS = 1
 MAX_DEFAULT_EPOCHS = 25
 
 
+# Self-hosting: a machine's price per hour, spread over the calls it answers in that hour (measured
+# throughput). The default is a 2-vCPU / 8 GiB cloud VM, like the machine the lab's local figures
+# were measured on.
+DEFAULT_SELF_HOST_USD_PER_HOUR = 0.1008
+SELF_HOST_SOURCE = ("AWS EC2 on-demand, m7i.large (2 vCPU, 8 GiB), us-east-1, Linux: $0.1008/hour "
+                    "(https://aws.amazon.com/ec2/pricing/on-demand/, as last read; checked 2026-11-30, "
+                    "not re-verifiable offline)")
+
+
+def self_hosted_cost_per_call(usd_per_hour: float, latency_ms: float | None, parallel: int = 1) -> float | None:
+    """US$ per call of a model on your own machine: its $/hour ÷ calls answered per hour (measured latency).
+
+    None when the latency was not measured. `parallel`: calls the machine answers at once.
+    """
+    if usd_per_hour < 0:
+        raise ValueError("a machine cannot cost less than nothing")
+    if latency_ms is None:
+        return None
+    calls_per_hour = 3_600_000 / max(latency_ms, 1e-3) * max(parallel, 1)
+    return usd_per_hour / calls_per_hour
+
+
+def cached_tokens_per_call(info: ModelInfo, shared_prefix_tokens: float, hit_rate: float) -> float:
+    """Input tokens per call billed at the cached price: the cacheable part of the shared prefix × hit rate."""
+    if not 0 <= hit_rate <= 1:
+        raise ValueError("the cache hit rate is a share between 0 and 1")
+    return info.cacheable_tokens(shared_prefix_tokens) * hit_rate
+
+
 class PricingError(ValueError):
     """The catalog row lacks a price the calculation needs (e.g. a model with no fine-tuned price)."""
 
@@ -204,10 +233,16 @@ class Scenario:
     batch: bool = False
     horizon_days: int = 365
     change_every_days: int | None = None  # how often a successor base model changes after retirement
+    shared_prefix_tokens: float = 0       # the prompt's prefix repeated on every call (instruction, exemplars)
+    cache_hit_rate: float = 0.0           # share of calls that find that prefix in the provider's cache
 
     def __post_init__(self):
         if self.calls_per_day < 0:
             raise ValueError("calls per day cannot be negative")
+        if not 0 <= self.cache_hit_rate <= 1:
+            raise ValueError("the cache hit rate is a share between 0 and 1")
+        if self.shared_prefix_tokens < 0:
+            raise ValueError("the shared prefix cannot be negative")
         if not 1 <= self.epochs <= MAX_DEFAULT_EPOCHS:
             raise ValueError(f"epochs must be between 1 and {MAX_DEFAULT_EPOCHS}")
 
@@ -216,9 +251,20 @@ def has_fine_tuned_prices(info: ModelInfo) -> bool:
     return None not in (info.training_per_1m, info.ft_input_per_1m, info.ft_output_per_1m)
 
 
+def scenario_cached_tokens(info: ModelInfo, s: Scenario) -> float:
+    """Cached input tokens per prompted call: the cacheable shared prefix (within the prompt) × hit rate."""
+    return cached_tokens_per_call(info, min(s.shared_prefix_tokens, s.prompt_tokens), s.cache_hit_rate)
+
+
 def approach_costs(info: ModelInfo, s: Scenario) -> dict[str, ApproachCost]:
-    """The approaches of a scenario, keyed by name: prompt, fine-tuned (when the row prices it) and RAG (when given)."""
-    out = {"prompt": ApproachCost("prompt", inference_cost_usd(info, s.prompt_tokens, s.output_tokens, batch=s.batch))}
+    """The approaches of a scenario, keyed by name: prompt, fine-tuned (when the row prices it) and RAG (when given).
+
+    Prompting and RAG send the shared prefix first (RAG's retrieved examples come after it), so both
+    get the cached price on its cacheable part; the fine-tuned prompt is the ticket alone.
+    """
+    cached = scenario_cached_tokens(info, s)
+    out = {"prompt": ApproachCost("prompt", inference_cost_usd(info, s.prompt_tokens, s.output_tokens, batch=s.batch,
+                                                               cached_input_tokens=cached))}
     if has_fine_tuned_prices(info):
         training = training_cost_usd(info, s.training_tokens * s.epochs)
         out["fine-tuned"] = ApproachCost(
@@ -228,7 +274,8 @@ def approach_costs(info: ModelInfo, s: Scenario) -> dict[str, ApproachCost]:
             retrain_usd=training,
         )
     if s.rag_prompt_tokens is not None:
-        out["rag"] = ApproachCost("rag", inference_cost_usd(info, s.rag_prompt_tokens, s.output_tokens, batch=s.batch))
+        out["rag"] = ApproachCost("rag", inference_cost_usd(info, s.rag_prompt_tokens, s.output_tokens, batch=s.batch,
+                                                            cached_input_tokens=min(cached, s.rag_prompt_tokens)))
     return out
 
 
@@ -259,6 +306,10 @@ class CostComparison:
     rag_cost_per_day: float | None = None
     warnings: list[str] = field(default_factory=list)
     min_calls_per_day_before_retirement: float | None = None  # volume needed to pay back before the base model retires
+    cached_tokens_per_call: float = 0.0          # prompted input tokens billed at the cached price
+    baseline_uncached_cost_per_day: float | None = None  # the prompted baseline without prompt caching
+    successor: str | None = None                 # the catalog's successor of the base model
+    finetune_path_ends: str | None = None        # retirement day with no fine-tunable successor (None: it goes on)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -270,21 +321,35 @@ class CostComparison:
         return None if self.retires_before_break_even is None else not self.retires_before_break_even
 
 
-def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> CostComparison:
+def successor_fine_tunable(info: ModelInfo, successor: ModelInfo | None) -> bool:
+    """Whether the catalog names a successor that can still be fine-tuned on the day this model retires."""
+    return successor is not None and info.retires is not None and successor.can_start_jobs(info.retires)
+
+
+def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None,
+            successor: ModelInfo | None = None) -> CostComparison:
     """Prompting vs fine-tuning (vs RAG) on one model: daily costs, break-even, lifecycle and total cost.
 
-    The total cost of ownership re-trains the fine-tune each time the base model
-    changes, assuming the successor costs what this model costs.
+    When the base model retires within the horizon, the fine-tune is re-trained on the catalog's
+    successor only if that successor can be fine-tuned (`successor`, its row; assumed to cost what
+    this model costs); otherwise the fine-tune path ends at retirement and the total cost counts
+    the prompted baseline from that day (prompting moves to a successor without training).
     """
     start = start or dt.date.today()
     costs = approach_costs(info, s)
     base, ft = costs["prompt"], costs.get("fine-tuned")
     be = break_even_days(base, ft, s.calls_per_day) if ft else None
-    retrain = retraining_days(s.horizon_days, days_until(info.retires, start), s.change_every_days) if ft else ()
-    tco = {
-        name: c.cumulative(s.horizon_days, s.calls_per_day, retrain if c.retrain_usd else ())
-        for name, c in costs.items()
-    }
+    change_day = days_until(info.retires, start)
+    goes_on = successor_fine_tunable(info, successor)
+    retrain = retraining_days(s.horizon_days, change_day, s.change_every_days) if ft and goes_on else ()
+    ends_day = change_day if ft and not goes_on and change_day is not None and change_day <= s.horizon_days else None
+    tco = {}
+    for name, c in costs.items():
+        if c.retrain_usd and ends_day is not None:
+            end = max(ends_day, 0)
+            tco[name] = c.cumulative(end, s.calls_per_day) + base.per_day(s.calls_per_day) * (s.horizon_days - end)
+        else:
+            tco[name] = c.cumulative(s.horizon_days, s.calls_per_day, retrain if c.retrain_usd else ())
     to_retirement = days_until(info.retires, start)
     min_calls = calls_to_break_even_within(base, ft, to_retirement) if ft and to_retirement is not None else None
     warnings = []
@@ -302,6 +367,10 @@ def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> CostC
         warnings.append(f"the fine-tune never pays back at {s.calls_per_day:,.0f} calls/day")
     elif flag:
         warnings.append(f"{info.id} retires on {info.retires.isoformat()}, before the fine-tune pays back")
+    if ends_day is not None:
+        warnings.append(f"the fine-tune path ends on {info.retires.isoformat()}: {info.id} retires and the catalog names "
+                        + ("no successor" if info.successor is None else f"a successor ({info.successor}) that cannot be fine-tuned")
+                        + " — from then on the total cost counts prompting")
     return CostComparison(
         model=info.id,
         calls_per_day=s.calls_per_day,
@@ -323,6 +392,11 @@ def compare(info: ModelInfo, s: Scenario, start: dt.date | None = None) -> CostC
         rag_cost_per_day=costs["rag"].per_day(s.calls_per_day) if "rag" in costs else None,
         warnings=warnings,
         min_calls_per_day_before_retirement=min_calls,
+        cached_tokens_per_call=scenario_cached_tokens(info, s),
+        baseline_uncached_cost_per_day=inference_cost_usd(info, s.prompt_tokens, s.output_tokens, batch=s.batch)
+        * s.calls_per_day,
+        successor=info.successor,
+        finetune_path_ends=None if ends_day is None else info.retires.isoformat(),
     )
 
 
@@ -340,13 +414,16 @@ def log_spaced(lo: float, hi: float, n: int) -> list[float]:
 
 def cumulative_series(
     costs: dict[str, ApproachCost], calls_per_day: float, horizon_days: int,
-    retrain: tuple[int, ...] = (), start: dt.date | None = None,
+    retrain: tuple[int, ...] = (), start: dt.date | None = None, ends_day: int | None = None,
 ) -> list[dict]:
-    """Cumulative US$ per approach per day (day 0 = training day), with the retraining steps."""
+    """Cumulative US$ per approach per day (day 0 = training day), with the retraining steps; a
+    trained approach's line stops at `ends_day` (its path ends at retirement)."""
     start = start or dt.date.today()
     rows = []
     for day in range(horizon_days + 1):
         for name, c in costs.items():
+            if c.retrain_usd and ends_day is not None and day > ends_day:
+                continue
             rows.append({
                 "day": day, "date": (start + dt.timedelta(days=day)).isoformat(), "approach": name,
                 "cumulative_usd": c.cumulative(day, calls_per_day, retrain if c.retrain_usd else ()),

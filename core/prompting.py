@@ -166,3 +166,17 @@ def parse_label(raw: str, labels: Sequence[str]) -> str | None:
     # A longer label containing a shorter one ("billing" in "billing dispute") counts once.
     named = [lab for lab in named if not any(lab != o and _norm(lab) in _norm(o) for o in named)]
     return named[0] if len(named) == 1 else None
+
+
+def spec_params(prompt: PromptConfig, method: str, default_output: OutputFormat) -> dict[str, Any]:
+    """The prompt fields a spec shows (those off their defaults), the same for every prompted backend."""
+    shown: dict[str, Any] = {}
+    if method != "zero-shot":
+        shown["k"] = prompt.k
+    if prompt.seed:
+        shown["seed"] = prompt.seed
+    if not prompt.descriptions:
+        shown["descriptions"] = False
+    if prompt.output != default_output:
+        shown["output"] = prompt.output
+    return shown

@@ -123,15 +123,18 @@ def count_tokens_batch(texts: Iterable[str], model: str) -> list[int]:
     return [len(ids) for ids in encoding_for_model(model).encode_ordinary_batch(list(texts))]
 
 
+def message_tokens(message: Mapping[str, object], enc: tiktoken.Encoding) -> int:
+    """Tokens of one chat message with its framing (without the reply priming)."""
+    total = TOKENS_PER_MESSAGE
+    for key, value in message.items():
+        if isinstance(value, str):
+            total += len(enc.encode_ordinary(value))
+        if key == "name":
+            total += TOKENS_PER_NAME
+    return total
+
+
 def count_chat_tokens(messages: Iterable[Mapping[str, object]], model: str) -> int:
     """Prompt tokens of a chat request, as the API bills them."""
     enc = encoding_for_model(model)
-    total = REPLY_PRIMING_TOKENS
-    for message in messages:
-        total += TOKENS_PER_MESSAGE
-        for key, value in message.items():
-            if isinstance(value, str):
-                total += len(enc.encode_ordinary(value))
-            if key == "name":
-                total += TOKENS_PER_NAME
-    return total
+    return REPLY_PRIMING_TOKENS + sum(message_tokens(message, enc) for message in messages)

@@ -34,15 +34,11 @@ model = left.selectbox(
     index=openai_models.index(datareport.DEFAULT_MODEL) if datareport.DEFAULT_MODEL in openai_models else 0,
     key="ds_model", help="Exact tiktoken counts with this model's tokenizer; examples over its fine-tuning limit are errors.",
 )
-semantic = right.toggle(
-    "Semantic checks (MiniLM)", value=datareport.local_tier_installed(), key="ds_semantic",
-    disabled=not datareport.local_tier_installed(),
-    help="Embeds the texts with the local encoder: finds paraphrased duplicates and sharpens the label check. "
-         f"Up to {datareport.EMBEDDING_MAX_ROWS:,} rows; needs the local tier.",
+semantic = right.toggle(  # off at first: the report draws at once, MiniLM (torch, ~5 s to load) only when asked
+    "Add semantic checks (MiniLM)", value=False, key="ds_semantic", disabled=not datareport.local_tier_installed(),
+    help="Embeds the texts with the local encoder (~400 texts/s here): finds paraphrased duplicates and sharpens the "
+         f"label check. Up to {datareport.EMBEDDING_MAX_ROWS:,} rows; needs the local tier.",
 )
-
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
 def _import(data: bytes, name: str, mapping: importer.ColumnMapping):
     return importer.read_bytes(data, name, mapping)

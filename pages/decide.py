@@ -11,13 +11,14 @@ import streamlit as st
 from core import catalog as cat
 from core import economics as eco
 from core.decision import charts
-from core.evaluation import runs
+from core.decision import recommendation as recs
 from core.decision.questionnaire import CHANGES_OFTEN, Questionnaire, flow_dot, recommend
 from core.decision.evidence import load_evidence
 from core.decision import scenario as scenarios
 from core.tokens import count_tokens
 from pages import _catalog_editor as catalog_editor
 from pages import _shared as shared
+from pages import _verdict as verdict
 
 shared.ensure_app_navigation()
 
@@ -143,6 +144,13 @@ calls = st.select_slider(
     "Calls per day", options=list(eco.CALL_VOLUME_STEPS), value=10_000, key="calls_per_day",
     format_func=lambda v: f"{v:,}", help="Log scale from 10 to 10,000,000 calls a day; charts update as you drag.",
 )
+e1, e2 = st.columns(2)
+hit_rate = e1.slider("Prompt cache hit rate", 0.0, 1.0, recs.DEFAULT_CACHE_HIT_RATE, 0.05, key="cache_hit_rate",
+                     help="Share of calls that find the system prompt in the provider's cache: cached from "
+                          f"{info.cache_min_tokens or 0:,} tokens in {info.cache_step_tokens or 1}-token steps, "
+                          "billed at the catalog's cached-input price.")
+host = e2.number_input("Self-hosting $/hour (local models)", 0.0, value=eco.DEFAULT_SELF_HOST_USD_PER_HOUR, step=0.01,
+                       format="%.4f", key="self_host", help=eco.SELF_HOST_SOURCE + " ÷ measured throughput.")
 
 system_tokens = count_tokens(system_prompt, model_id) if system_prompt else 0
 guess = _defaults(ds.hash if ds else None, system_prompt, model_id, system_tokens)  # counted, else guessed
@@ -169,8 +177,8 @@ with st.expander("Token counts per call and training file", expanded=False):
 
 scenario = eco.Scenario(model_id, calls, tokens["prompt_tokens"], tokens["finetuned_prompt_tokens"], tokens["output_tokens"],
                         train_tokens, epochs=epochs, rag_prompt_tokens=tokens["rag_prompt_tokens"], batch=batch,
-                        horizon_days=horizon)
-comparison = eco.compare(info, scenario, start=TODAY)
+                        horizon_days=horizon, shared_prefix_tokens=system_tokens, cache_hit_rate=hit_rate)
+comparison = eco.compare(info, scenario, start=TODAY, successor=catalog.successor_of(info))
 for col, f in zip(st.columns(4), scenarios.headline(comparison, info, train_tokens, epochs)):
     col.metric(f.label, f.value, delta=f.delta, delta_color="inverse", help=f.help)
 for warning in comparison.warnings:
@@ -181,38 +189,32 @@ if pays_back:
 if volume_needed:
     st.caption(volume_needed)
 
-# --- 2 · the recommendation (drawn in its place above the economics) -------------------------------
+# --- 2 · the one recommendation (drawn in its place above the economics) --------------------------
 
 q = Questionnaire(
     need=need, data_changes=changes, labelled_examples=int(examples), system_prompt_tokens=system_tokens,
     calls_per_day=calls, latency_budget_ms=budget, prompted_latency_ms=prompted_latency, quality_gap_points=gap,
-    consistent_format=fmt, small_must_match_large=small, pii_in_data=pii,
-    hosted_fine_tuning_open=org_open and info.can_start_jobs(TODAY),
-    pays_back_before_retirement=comparison.pays_back_before_retirement,
+    consistent_format=fmt, small_must_match_large=small, pii_in_data=pii, hosted_fine_tuning_open=org_open,
 )
-decision = recommend(q)
+st.session_state[verdict.SETTINGS_KEY] = recs.Settings(model_id, calls, horizon, hit_rate, batch, host, budget)
+st.session_state[verdict.ANSWERS_KEY] = q  # Home and Evaluate show the same recommendation
+rec = verdict.recommendation(ds, verdict.run_ids(ds.hash), q) if ds else recs.from_prior(recommend(q), q, recs.Settings(), None)
+decision = rec.prior
 with rec_box:
     st.header("2 · Recommendation")
-    recs = decision.recommendations
-    rec_col, flow_col = st.columns(2)
-    for rec in recs:
-        box = rec_col.container(border=True)
-        box.markdown(f"**{rec.title}** · :blue-badge[{rec.role.upper()}]")
-        for reason, rule in zip(rec.reasons, rec.rules):
-            box.markdown(f"- {reason} `{rule}`")
-    for approach, why in decision.not_recommended.items():
-        rec_col.markdown(f":material/block: **Not {approach}**: {why}")
-    if changes in CHANGES_OFTEN and any(r.approach.startswith("fine-tune") for r in recs):
-        rec_col.caption("The data changes often: budget a re-training per change in the costs below.")
-    flow_col.graphviz_chart(flow_dot(decision), width="stretch")
-    flow_col.caption("The decision flow: diamonds are questions, boxes are outcomes; your answers' path is highlighted in blue.")
-    rec_col.download_button("Download the recommendation (JSON)", json.dumps({"answers": q.model_dump(), **decision.to_dict()}, indent=2),
-                       file_name="decision.json", mime="application/json", key="dl_decision")
+    verdict.draw(rec)
+    st.subheader("From your answers" + (" (the prior; the measurements above decide)" if rec.comparisons else ""))
+    verdict.draw_prior(decision, frequent_changes=changes in CHANGES_OFTEN)
+    st.graphviz_chart(flow_dot(decision), width="stretch")
+    st.caption("The decision flow: diamonds are questions, boxes are outcomes; your answers' path is highlighted in blue.")
+    st.download_button("Download the recommendation (JSON)", json.dumps(rec.to_dict(), indent=2, default=str),
+                       file_name="recommendation.json", mime="application/json", key="dl_decision")
 
 # --- 3 · charts --------------------------------------------------------------------------------
 
 costs = eco.approach_costs(info, scenario)
-series = eco.cumulative_series(costs, calls, horizon, tuple(comparison.retraining_days), TODAY)
+ends = eco.days_until(dt.date.fromisoformat(comparison.finetune_path_ends), TODAY) if comparison.finetune_path_ends else None
+series = eco.cumulative_series(costs, calls, horizon, tuple(comparison.retraining_days), TODAY, ends_day=ends)
 st.subheader("Cumulative cost")
 st.altair_chart(charts.cumulative_chart(series, comparison, TODAY, model_id), width="stretch")
 if scenarios.retraining_sentence(comparison):
@@ -233,9 +235,8 @@ with b2:
                    "pays back in time. Volumes where it never pays back have no point.")
     else:
         st.info(f"{model_id} has no fine-tuning prices: nothing to break even against.")
-memo_runs = [r["id"] for r in runs.list_runs(shared.store(), ds.hash, "test") if r["n_predictions"]][-8:] if ds else []
-shared.memo_buttons(st, ds, memo_runs, scenario, key="memo_decide",
-                    recommendation=scenarios.recommendation_sentence(decision.recommendations))
+memo_runs = verdict.run_ids(ds.hash) if ds else []
+shared.memo_buttons(st, ds, memo_runs, scenario, key="memo_decide", recommendation=rec)
 d1, d2 = st.columns(2)
 d1.download_button("Download break-even (JSON)", json.dumps(comparison.to_dict(), indent=2), file_name=f"breakeven-{model_id}.json",
                    mime="application/json", key="dl_breakeven")

@@ -10,8 +10,10 @@ from core.evaluation import report as reports
 from core.prompts import store as prompt_store
 from core.evaluation import runs
 from core.backends import approach_from_spec, suggested_specs
+from core.training import providers
 from core.tiers import endpoint_status, local_status
 from pages import _shared as shared
+from pages import _verdict as verdict
 
 shared.ensure_app_navigation()
 
@@ -78,8 +80,9 @@ with st.expander("Run approaches", icon=":material/play_arrow:", expanded=bool(s
                  help="Stop at any time with the ■ button at the top right; running again resumes.") \
             and not shared.refused(shared.evaluation_quota(ds, split, len(chosen))):  # a public visitor's quotas
         cpu_start = time.process_time()
-        options = dict(store=store, api_key=shared.api_key(), base_url=shared.base_url(),
-                       concurrency=int(concurrency))
+        options = dict(store=store, api_key=shared.api_key(), base_url=shared.base_url(), concurrency=int(concurrency),
+                       provider_endpoint=lambda name: providers.session_credentials(  # a provider's fine-tune
+                           name, st.session_state, st.secrets, public=shared.public_mode().enabled))
         try:
             approaches = [approach_from_spec(s, **options) for s in chosen]
         except ValueError as exc:
@@ -113,9 +116,9 @@ if not split_runs:
     st.stop()
 label_of = {r["id"]: f"{r['approach']} · run {r['id']} · {r['n_predictions']} ex."
             + (" · pre-computed" if r.get("origin") else "") for r in split_runs}
-default_ids = [r["id"] for r in split_runs if r["n_predictions"]][-6:]
+default_ids = verdict.run_ids(ds.hash, split)  # the runs Home, Decide and the memo use
 selected = st.multiselect("Runs to compare", list(label_of), default=default_ids, format_func=label_of.get,
-                          help="Runs on this dataset version and split. The first two are tested against each other.")
+                          help="Runs on this dataset version and split: each is compared with the most accurate.")
 if not selected:
     st.stop()
 shipped = sorted({r["origin"] for r in split_runs if r["id"] in selected and r.get("origin")})
@@ -125,24 +128,17 @@ if shipped:
                + ". Run them again here to reproduce them on this machine.")
 
 
-rep = shared.report([r for r in split_runs if r["id"] in selected], ds.task.label_names)
+shown_runs = [r for r in split_runs if r["id"] in selected]
+rep = shared.report(shown_runs, ds.task.label_names)
+runs_key = (tuple((r["id"], r["n_predictions"], r.get("n_errors")) for r in shown_runs), tuple(ds.task.label_names))
 v = rep.verdict
-(st.success if v.significant else st.info)(f"**Verdict.** {v.sentence}", icon=":material/flag:")
-shared.memo_buttons(st, ds, list(selected), key="memo_evaluate")
+rec = verdict.recommendation(ds, list(selected), st.session_state.get(verdict.ANSWERS_KEY))
+verdict.draw(rec)
+shared.memo_buttons(st, ds, list(selected), key="memo_evaluate", recommendation=rec)
 
-table = pd.DataFrame([{
-    "approach": s.spec,
-    "accuracy": s.accuracy,
-    "95 % CI": f"{s.accuracy_ci95[0]:.1%} – {s.accuracy_ci95[1]:.1%}",
-    "macro-F1": s.macro_f1,
-    "invalid": s.invalid_rate,
-    "p50 ms": rep.metrics[s.spec].latency_p50_ms,
-    "p95 ms": rep.metrics[s.spec].latency_p95_ms,
-    "tokens in/call": rep.metrics[s.spec].input_tokens_per_call,
-    "$ / 1k calls": s.cost_per_1k_usd,
-    "n": s.n,
-} for s in v.standings])
+table = pd.DataFrame(reports.standings_rows(rep))
 st.dataframe(table, hide_index=True, column_config={
+    "spec": st.column_config.TextColumn("spec", help="The approach's exact spec: what the CLI and the store call it."),
     "accuracy": st.column_config.ProgressColumn("accuracy", format="percent", min_value=0, max_value=1),
     "macro-F1": st.column_config.NumberColumn(format="%.3f"),
     "invalid": st.column_config.NumberColumn(format="percent", help="Answers that were not one of the labels."),
@@ -154,14 +150,23 @@ st.dataframe(table, hide_index=True, column_config={
 
 from core.evaluation import charts as charts  # noqa: E402 — altair only once there is something to draw
 
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _chart_spec(name: str, runs_key: tuple, args: tuple, _rep) -> dict:
+    """A chart's Vega-Lite spec, built and schema-validated once per report (altair re-validates on every draw)."""
+    import altair as alt
+    with alt.theme.enable("none"):  # as st.altair_chart draws it
+        return getattr(charts, name)(_rep, *args).to_dict()
+
+
 tab_overview, tab_sig, tab_classes, tab_errors, tab_download = st.tabs(
     ["Accuracy, cost, latency", "Significance", "Per class", "Errors side by side", "Downloads"])
 
 with tab_overview:
     a, b = st.columns(2)
-    a.altair_chart(charts.accuracy_chart(rep), width="stretch")
-    b.altair_chart(charts.cost_chart(rep), width="stretch")
-    st.altair_chart(charts.latency_chart(rep), width="stretch")
+    a.vega_lite_chart(_chart_spec("accuracy_chart", runs_key, (), rep), width="stretch")
+    b.vega_lite_chart(_chart_spec("cost_chart", runs_key, (), rep), width="stretch")
+    st.vega_lite_chart(_chart_spec("latency_chart", runs_key, (), rep), width="stretch")
     st.caption("Local latency is measured per batch and shared out per example; hosted latency is per call "
                "(a cached answer shows the latency it had when it was paid for).")
 
@@ -174,37 +179,33 @@ with tab_sig:
         first = s1.selectbox("Approach A", names, index=0)
         second = s2.selectbox("Approach B", [n for n in names if n != first], index=0)
         from core.evaluation.metrics import correct_vector
-        from core.evaluation.stats import aligned, compare
+        from core.evaluation.stats import compare_pair, p_wording
 
-        c = compare(*aligned(correct_vector(rep.rows[first]), correct_vector(rep.rows[second])), a=first, b=second)
+        c = compare_pair({n: correct_vector(rep.rows[n]) for n in names}, first, second, rec.settings.margin)
         m1, m2, m3 = st.columns(3)
         m1.metric("Accuracy difference (A − B)", f"{c.diff * 100:+.1f} pts",
-                  help=f"95 % CI {c.diff_ci95[0] * 100:+.1f} to {c.diff_ci95[1] * 100:+.1f} points (paired bootstrap)")
-        m2.metric("McNemar p", f"{c.mcnemar_p:.3g}", help=f"Only A right: {c.only_a_right} · only B right: "
-                  f"{c.only_b_right}. Below 0.05: the difference is unlikely to be luck.")
-        m3.metric("Detectable difference", f"{c.min_detectable_diff * 100:.0f} pts",
-                  help="The smallest gap this many test examples reveal reliably (80 % power, 5 % level).")
-        (st.success if c.significant else st.info)(c.explanation)
+                  help=f"95 % CI {c.diff_ci95[0] * 100:+.1f} to {c.diff_ci95[1] * 100:+.1f} points (paired, agrees "
+                       "with McNemar's test)")
+        m2.metric("McNemar p (Holm)", p_wording(c.p_holm), help=f"Uncorrected {p_wording(c.p)}; Holm-corrected over "
+                  f"every pair of the {len(names)} approaches. Only A right: {c.only_approach_right} · only B right: "
+                  f"{c.only_reference_right}.")
+        m3.metric("Outcome", c.outcome, help="better / worse: Holm-corrected p < 0.05 · equivalent: the difference "
+                  f"is within ± {rec.settings.margin * 100:g} points · undecided: more test examples needed.")
+        (st.success if c.outcome in ("better", "worse", "equivalent") else st.info)(c.sentence)
 
 with tab_classes:
-    st.altair_chart(charts.per_class_chart(rep), width="stretch")
+    st.vega_lite_chart(_chart_spec("per_class_chart", runs_key, (), rep), width="stretch")
     cols = st.columns(min(3, len(rep.metrics)))
     for i, name in enumerate(rep.metrics):
-        cols[i % len(cols)].altair_chart(charts.confusion_chart(rep, name), width="stretch")
+        cols[i % len(cols)].vega_lite_chart(_chart_spec("confusion_chart", runs_key, (name,), rep), width="stretch")
 
 with tab_errors:
-    wide = pd.DataFrame(reports.side_by_side(rep))
-    approaches = list(rep.metrics)
-    show = st.radio("Show", ["examples some approach got wrong", "examples where approaches disagree", "all"],
-                    horizontal=True)
-    wrong = wide[approaches].ne(wide["gold"], axis=0).any(axis=1)
-    disagree = wide[approaches].nunique(axis=1, dropna=False) > 1
-    view = wide[wrong] if show.startswith("examples some") else wide[disagree] if show.startswith("examples where") else wide
+    show = st.radio("Show", reports.ERROR_VIEWS, horizontal=True)
     pick = st.multiselect("Gold label", ds.task.label_names, help="Filter by the true label.")
-    if pick:
-        view = view[view["gold"].isin(pick)]
-    st.caption(f"{len(view)} of {len(wide)} examples · an empty cell is an invalid output or a failed call.")
-    st.dataframe(view.drop(columns=["example_id"]), hide_index=True, height=420,
+    view = pd.DataFrame(reports.error_rows(rep, show, pick))
+    st.caption(f"{len(view)} of {len(rep.rows[next(iter(rep.rows))])} examples · an empty cell is an invalid "
+               "output or a failed call.")
+    st.dataframe(view.drop(columns=["example_id"], errors="ignore"), hide_index=True, height=420,
                  column_config={"text": st.column_config.TextColumn(width="large")})
 
 with tab_download:
@@ -212,8 +213,9 @@ with tab_download:
     st.download_button("Per-example predictions (CSV)", long.to_csv(index=False).encode("utf-8"),
                        file_name=f"predictions_{ds.hash[:8]}_{split}.csv", mime="text/csv",
                        help="One row per approach and example: prediction, raw output, latency, tokens, cost.")
-    st.download_button("Metrics, comparison and verdict (JSON)",
-                       json.dumps(reports.to_json(rep), indent=2, default=str).encode("utf-8"),
+    st.download_button("Metrics, comparisons and recommendation (JSON)",
+                       json.dumps({**reports.to_json(rep), "recommendation": rec.to_dict()}, indent=2,
+                                  default=str).encode("utf-8"),
                        file_name=f"metrics_{ds.hash[:8]}_{split}.json", mime="application/json")
 
 # --- capability regression check ------------------------------------------------------------

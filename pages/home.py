@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.evaluation import runs
 from pages import _shared as shared
+from pages import _verdict as verdict
 
 shared.ensure_app_navigation()
 
@@ -57,18 +58,10 @@ with st.expander("Labels and their guidelines"):
         st.markdown(f"**{lab.name}** — {lab.description or '_no guideline yet_'}")
 
 st.subheader("Current evidence")
-store = shared.store()
-finished = [r for r in runs.list_runs(store, ds.hash, "test") if r["n_predictions"]][-8:]
-if not finished:
+ids = verdict.run_ids(ds.hash)
+rec = verdict.recommendation(ds, ids, st.session_state.get(verdict.ANSWERS_KEY))
+if not ids:
     st.info("No approach has been evaluated on this version yet: the Evaluate page runs them.")
-else:
-    rep = shared.report(finished, ds.task.label_names)
-    st.info(f"**Verdict.** {rep.verdict.sentence}", icon=":material/flag:")
-    st.dataframe(
-        [{"approach": s.spec, "accuracy": s.accuracy, "95 % CI": f"{s.accuracy_ci95[0]:.0%}–{s.accuracy_ci95[1]:.0%}",
-          "p50 ms": s.latency_p50_ms} for s in rep.verdict.standings],
-        hide_index=True, width="stretch",
-        column_config={"accuracy": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
-    )
-    if any(r.get("origin") for r in finished):
-        st.caption("Pre-computed on the sample task so a first visit shows real evidence; run more on **Evaluate**.")
+verdict.draw(rec)
+if ids and any(r.get("origin") for r in runs.list_runs(shared.store(), ds.hash, "test") if r["id"] in ids):
+    st.caption("Pre-computed on the sample task so a first visit shows real evidence; run more on **Evaluate**.")

@@ -1,7 +1,5 @@
-"""Train: launch, watch and keep fine-tuning jobs — SetFit or LoRA on this machine, or any OpenAI-compatible API.
-
-The page only draws: jobs run in a detached worker (local) or are polled by a thread of this process (hosted);
-both write to the store, which this page reads every two seconds while a job is live."""
+"""Train: launch, watch and keep fine-tuning jobs — SetFit or LoRA on this machine, or a hosted provider. The page
+only draws: jobs run in a detached worker (local) or are polled by this process (hosted) and write to the store."""
 
 from __future__ import annotations
 
@@ -9,11 +7,11 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from core import endpoint as endpoints
-from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, control, form, guards, jobs, registry
+from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, control, form, guards, hosted, jobs, providers, registry
 from core.training.charts import loss_chart
 from core.training.curves import overfitting_point
 from pages import _shared as shared
+from pages._models import model_actions
 
 shared.ensure_app_navigation()
 
@@ -27,15 +25,17 @@ st.caption(f"Working on **{ds.name}** · version `{ds.hash}`")
 MODE = shared.public_mode()  # who may spend money: decided in core/endpoint.py, credentials from the sidebar
 
 
-def _endpoint():
-    """This session's fine-tuning API, or None when hosted actions must stay disabled (public mode)."""
-    return shared.training_endpoint(st.session_state.get("train_azure_endpoint"),
-                                    st.session_state.get("train_api_version"))
+def _endpoint(name: str):
+    """This session's endpoint for a provider (typed here, else the owner's secrets / environment; never stored),
+    or None when hosted actions must stay disabled (public mode)."""
+    if name == HOSTED:
+        return shared.training_endpoint(st.session_state.get("train_azure_endpoint"),
+                                        st.session_state.get("train_api_version"))
+    return providers.session_credentials(name, st.session_state, st.secrets, public=MODE.enabled)
 
 
-def hosted_client():
-    endpoint = _endpoint()
-    return (lambda: endpoints.client(endpoint)) if endpoint is not None else None
+def hosted_client(name: str):
+    return hosted.client_factory(endpoint) if (endpoint := _endpoint(name)) is not None else None
 
 
 jobs.reconcile_local(store)  # a worker that died since the last look shows as interrupted, with a Restart button
@@ -70,22 +70,25 @@ backend = st.segmented_control("Backend", list(registry.BACKEND_NAMES), format_f
                                default=LOCAL_SETFIT, key="train_backend", help=registry.BACKEND_HELP) or LOCAL_SETFIT
 
 backend_spec = backend
-if backend == HOSTED:
+if providers.is_provider(backend):
     from core.catalog import load_catalog
-
-    catalog = load_catalog(store=store)
-    tunable = [m.id for m in catalog.fine_tunable(provider="openai")]
+    prov = providers.get(backend)
+    st.caption(registry.provider_caption(backend))
+    tunable = [m.id for m in load_catalog(store=store).fine_tunable(provider=prov.catalog_provider)]
     c1, c2 = st.columns([2, 1])
-    choice = c1.selectbox("Base model", tunable + ["other…"], key="train_base_model",
-                          help="Models the catalog lists as accepting new fine-tuning jobs today (with their retirement "
-                               "dates on the Decide page). Choose other… for a model of another compatible server.")
-    base_model = c2.text_input("Model id", key="train_base_other", placeholder="e.g. my-vllm-model") \
+    choice = c1.selectbox("Base model", tunable + ["other…"], key=f"train_base_model_{backend}",
+                          help="Catalog models open to new fine-tuning jobs today; other…: any model of this provider.")
+    base_model = c2.text_input("Model id", key=f"train_base_other_{backend}", placeholder="e.g. my-vllm-model") \
         if choice == "other…" else choice
-    with st.expander("Azure OpenAI"):
-        st.text_input("Azure endpoint", key="train_azure_endpoint", placeholder="https://<resource>.openai.azure.com",
-                      help="Set it to fine-tune on Azure OpenAI (the API key comes from the sidebar).")
-        st.text_input("API version", key="train_api_version", placeholder="2025-04-01-preview")
-    backend_spec = f"{HOSTED}:{base_model}" if base_model else ""
+    with st.expander("Azure OpenAI" if backend == HOSTED else f"{prov.label} credentials"):
+        if backend == HOSTED:
+            st.text_input("Azure endpoint", key="train_azure_endpoint", placeholder="https://<resource>.openai.azure.com",
+                          help="Set it to fine-tune on Azure OpenAI (the API key comes from the sidebar).")
+            st.text_input("API version", key="train_api_version", placeholder="2025-04-01-preview")
+        for cred in prov.credentials_needed if backend != HOSTED else ():
+            st.text_input(cred.label, key=providers.session_key(cred), type="password" if cred.secret else "default",
+                          help=f"Kept in this browser session only. Empty: ${cred.env} from the secrets or environment.")
+    backend_spec = f"{backend}:{base_model}" if base_model else ""
 
 with st.expander("Hyperparameters", expanded=False):
     st.caption(registry.DEFAULTS_NOTE[backend])
@@ -110,8 +113,9 @@ if plan is not None:
         st.caption(f"• {note}")
     budget = st.number_input("Budget for this launch (US$)", min_value=0.0, value=None, step=1.0, key="train_budget",
                              help="Launches whose estimated cost is above it are refused. Empty: no budget.")
-    endpoint = _endpoint() if not plan.is_local else None
-    check = shared.with_training_quota(preflight(store, plan, budget_usd=budget, mode=MODE, endpoint_ok=endpoint is not None), plan)
+    endpoint = _endpoint(plan.backend) if not plan.is_local else None
+    check = shared.with_training_quota(preflight(store, plan, budget_usd=budget, mode=MODE,
+                                                  endpoint_ok=endpoint is not None), plan)
     for reason in check.reasons:
         st.error(reason, icon=":material/block:")
     if st.session_state.pop("train_reset_confirm", False):
@@ -119,7 +123,6 @@ if plan is not None:
     confirmed = st.checkbox(f"I confirm: {check.confirm}", key="train_confirm", disabled=not check.allowed,
                             help="Every launch is confirmed with its estimate; the estimate is stored with the job.")
     if st.button("Launch", type="primary", icon=":material/rocket_launch:", disabled=not (check.allowed and confirmed)):
-        from core.training import hosted
         from core.training.plan import launch_here
 
         st.session_state["train_reset_confirm"] = True
@@ -155,10 +158,8 @@ if refused_id:
 
 def job_panel(job_id: str) -> None:
     job = jobs.get(store, job_id)
-    if job.backend == HOSTED and job.is_active:
-        from core.training import hosted
-
-        factory = hosted_client()
+    if not job.is_local and job.is_active:
+        factory = hosted_client(job.backend)
         if factory is None:
             st.warning("This hosted job is not being polled: no endpoint configured in this session.",
                        icon=":material/sync_problem:")
@@ -171,8 +172,8 @@ def job_panel(job_id: str) -> None:
     if job.error:
         st.error(job.error, icon=registry.STATUS_ICON.get(job.status))
     if job.status == "succeeded":
-        st.success(f"Model **{job.model_name}** registered: `{job.model_ref}` — evaluate it as `{job.approach_spec}`",
-                   icon=":material/check_circle:")
+        st.success(f"Model **{job.model_name}** registered: `{job.model_ref}` — evaluate it as `{job.approach_spec}`. "
+                   + (registry.model_note(job) or ""), icon=":material/check_circle:")
     points = jobs.metrics(store, job.id)
     chart = loss_chart(points)
     if chart is not None:
@@ -193,7 +194,7 @@ def job_panel(job_id: str) -> None:
         column, label, icon, help_ = control.BUTTONS[action]
         if buttons[column].button(label, key=f"{action}_{job.id}", icon=icon, help=help_):
             try:
-                watched = control.act(store, job, action, hosted_client())
+                watched = control.act(store, job, action, None if job.is_local else hosted_client(job.backend))
             except RuntimeError as exc:
                 st.error(str(exc))
                 continue
@@ -238,12 +239,4 @@ if all_jobs:
 versions = jobs.models(store)
 st.markdown("**Models** — every version stays; the baseline prompt is always there to roll back to.")
 st.dataframe(pd.DataFrame(registry.model_rows(versions)), hide_index=True, width="stretch")
-trained = [v for v in versions if not v.baseline]
-if trained:
-    c1, c2 = st.columns([3, 1])
-    pick = c1.selectbox("Model to evaluate", [v.approach_spec for v in trained], key="train_send_pick",
-                        format_func=lambda s: next(v.name for v in trained if v.approach_spec == s))
-    if c2.button("Send to Evaluate", type="primary", icon=":material/monitoring:",
-                 help="Opens Evaluate with this model and its baseline selected, on the same test split."):
-        st.session_state["evaluate_specs"] = registry.evaluate_specs(trained, all_jobs, pick)
-        st.switch_page("pages/evaluate.py")
+model_actions(store, versions, all_jobs)  # Send to Evaluate; download a local model (pages/_models.py)

@@ -41,3 +41,19 @@ def test_never_pays_back_is_null_and_unknown_model_is_a_clear_error(workspace):
     assert data["break_even_days"] is None and data["retires_before_break_even"] is True
     bad = _cli("--model", "nope", *ARGS[2:], workspace=workspace)
     assert bad.returncode == 2 and "unknown model 'nope'" in bad.stderr
+
+
+def test_issue_caching_example_to_the_cent(workspace):
+    """gpt-4o-mini, 10,000 calls/day, prompt 2,100 tokens with a 2,000-token shared prefix, hit rate 1.0,
+    fine-tuned prompt 100, output 5 → 1,920 cached tokens per call, $1.74/day prompted (vs $3.18), $0.36/day fine-tuned."""
+    out = _cli("--model", "gpt-4o-mini", "--calls-per-day", "10000", "--prompt-tokens", "2100",
+               "--finetuned-prompt-tokens", "100", "--output-tokens", "5", "--training-tokens", "100000",
+               "--shared-prefix-tokens", "2000", "--cache-hit-rate", "1.0", "--start", "2026-11-30", "--json",
+               workspace=workspace)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["cached_tokens_per_call"] == 1920
+    assert f"{data['baseline_cost_per_day']:.2f}" == "1.74"
+    assert f"{data['baseline_uncached_cost_per_day']:.2f}" == "3.18"
+    assert f"{data['finetuned_cost_per_day']:.2f}" == "0.36"
+    assert data["finetune_path_ends"] == "2027-01-14"  # retirement falls inside the 365-day horizon: no successor

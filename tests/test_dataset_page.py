@@ -71,3 +71,12 @@ def test_redaction_makes_a_new_version_without_pii(app, workspace):
     # The sample's test split was used by the pre-loaded evaluation runs, so it is frozen: the page says
     # that the redaction (which touches PII tickets in the test split) is a new, not comparable version.
     assert any("is frozen" in w.value and new_hash[:8] in w.value for w in app.warning)
+
+
+def test_the_report_draws_before_any_semantic_check(workspace, monkeypatch):
+    """A first visit draws the report without MiniLM (torch takes seconds to load); the toggle adds it on request."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    at = open_page("pages/dataset.py")
+    assert at.toggle(key="ds_semantic").value is False
+    assert at.subheader and any(s.value == "Report" for s in at.subheader)
+    assert [key[-1] for key in at.session_state["ds_reports"]] == [False]  # (…, semantic): no embeddings computed

@@ -62,9 +62,12 @@ def test_the_sentences_follow_the_comparison():
     assert "calls/day" in need
     never, _ = scenario.payback_sentences(_compare(calls=10, prompt=20, training_tokens=1_000_000))
     assert never is None
+    successor = MINI.model_copy(update={"id": "successor-mini", "retires": None, "no_new_jobs": None})
+    yearly = eco.Scenario(MINI.id, 10_000, 400, 5, 5, 100_000, epochs=3, horizon_days=365)
     assert "re-training on a successor" in scenario.retraining_sentence(
-        eco.compare(MINI, eco.Scenario(MINI.id, 10_000, 400, 5, 5, 100_000, epochs=3, horizon_days=365), start=START))
-    assert scenario.retraining_sentence(replace(_compare(), retraining_days=[])) is None
+        eco.compare(MINI, yearly, start=START, successor=successor))
+    assert "path ends" in scenario.retraining_sentence(eco.compare(MINI, yearly, start=START))
+    assert scenario.retraining_sentence(replace(_compare(), retraining_days=[], finetune_path_ends=None)) is None
 
 
 def test_headline_figures_say_never_when_the_fine_tune_never_pays_back():

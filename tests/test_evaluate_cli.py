@@ -23,7 +23,13 @@ def test_sample_two_approaches_json(workspace):
     assert KEYS | {"mcnemar_p", "diff_ci95"} <= set(first) and KEYS | {"mcnemar_p", "diff_ci95"} <= set(second)
     assert first["approach"] == "classical:tfidf-lr" and first["n"] >= 80 and 0.3 < first["accuracy"] < 1
     assert first["cost_per_1k_usd"] == 0 and len(first["diff_ci95"]) == 2 and 0 <= first["mcnemar_p"] <= 1
-    assert data["verdict"]["recommended"] in {first["approach"], second["approach"]}
+    # The verdict is the one recommendation (review fix: `in {first, second}` held for any answer it could give).
+    rec = data["recommendation"]
+    assert data["verdict"]["recommended"] == rec["recommended"] and rec["recommended"] is not None
+    outcome = {c["approach"]: c["outcome"] for c in rec["comparisons"]}
+    assert set(outcome) == {first["approach"], second["approach"]}
+    assert outcome[rec["recommended"]] != "worse"  # never an approach really worse than the best
+    assert data["verdict"]["significant"] == any(o in ("better", "worse") for o in outcome.values())
 
 
 def test_bad_spec_and_bad_dataset_are_clear_errors(workspace):

@@ -17,9 +17,13 @@ def _alerts(at) -> list[str]:
     return [str(el.value) for kind in ("success", "info", "warning", "error") for el in at.get(kind)]
 
 
+def _recommendation(at) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("**Recommendation.** Use ")]
+
+
 def test_fresh_workspace_shows_the_preloaded_verdict(page):
     """A first visit shows real evidence at once: the shipped local runs, with where they came from."""
-    assert any(a.startswith("**Verdict.** Use ") for a in _alerts(page))
+    assert _recommendation(page)
     assert set(page.dataframe[0].value["approach"]) >= {"classical:tfidf-lr", "local:zero-shot"}
     assert any("python -m core preload --regenerate" in c.value for c in page.caption)
 
@@ -34,14 +38,14 @@ def test_classical_and_prompted_model_side_by_side(page):
         page.button[0].click().run()
         assert not page.exception, [e.value for e in page.exception]
         assert server.count(status=200) > 0
-    verdict = [a for a in _alerts(page) if "Verdict" in a]
-    assert verdict and "Use " in verdict[0]
-    table = page.dataframe[0].value
+    assert _recommendation(page)
+    table = next(d.value for d in page.dataframe if "macro-F1" in d.value.columns)
     # Next to the pre-computed local runs of the sample task.
-    assert set(table["approach"]) >= {"classical:tfidf-lr", "openai:fake-model:zero-shot", "openai:fake-model:few-shot:k=4"}
+    assert set(table["spec"]) >= {"classical:tfidf-lr", "openai:fake-model:zero-shot", "openai:fake-model:few-shot:k=4"}
+    assert "fake-model · few-shot prompt, 4 examples" in set(table["approach"])  # named in words
     assert table["accuracy"].between(0, 1).all() and (table["n"] > 50).all()
     # Significance tab: the explanation a manager reads.
-    assert any("test examples" in a for a in _alerts(page) if "Verdict" not in a)
+    assert any("Holm-corrected p" in a and "test examples" in a or "undecided" in a for a in _alerts(page))
     # Downloads: the per-example CSV and the metrics JSON.
     labels = [b.proto.label for b in page.get("download_button")]
     assert any("CSV" in label for label in labels) and any("JSON" in label for label in labels)

@@ -62,3 +62,19 @@ def test_the_promoted_prompt_is_the_baseline_even_when_another_prompt_scored_hig
     assert ev.quality_gap_points.value == pytest.approx(50)  # the best run (other, 100 %) vs the baseline (50 %)
     # Without a promoted prompt the most accurate prompting run is the baseline.
     assert evidence_from_runs(runs).prompt_tokens.run_id == other
+
+
+def test_the_promoted_baseline_is_its_newest_run_in_any_order():
+    """Review fix: with two runs of the promoted prompt the baseline is the newest, not `own[-1]` (the oldest)."""
+    from core.decision.evidence import RunSummary, evidence_from_runs
+
+    spec = "openai:gpt-4o-mini:prompt:1a2b3c4d5e6f7a8b"
+
+    def summary(run_id, created, tokens):
+        return RunSummary(run_id, spec, "prompting", "openai", "gpt-4o-mini", "abc123", "test", "finished", created,
+                          10, 0.5, tokens, 2.0, 300.0, 0.0001)
+
+    old, new = summary(1, "2026-11-01T10:00:00", 500.0), summary(2, "2026-11-20T10:00:00", 120.0)
+    for order in ([new, old], [old, new]):
+        ev = evidence_from_runs(order, baseline_spec=spec)
+        assert ev.prompt_tokens.run_id == 2 and ev.prompt_tokens.value == 120.0

@@ -28,7 +28,8 @@ def test_training_backends_and_optimizer_targets_share_the_parser():
     assert parse_backend("local-lora") == ("local-lora", "gemma-3-270m")
     assert parse_backend("openai:ft:gpt-4o-mini:org::x") == ("openai", "ft:gpt-4o-mini:org::x")
     assert parse_target("local") == ("local", "") and parse_target("openai:gpt-4o-mini") == ("openai", "gpt-4o-mini")
-    for bad in ("openai", "local-setfit:x", "together:m"):
+    assert parse_backend("together:m") == ("together", "m")  # a registered hosted provider
+    for bad in ("openai", "local-setfit:x", "nosuchprovider:m"):
         with pytest.raises(ValueError, match="unknown backend"):
             parse_backend(bad)
     with pytest.raises(ValueError, match="local or openai:<model>"):

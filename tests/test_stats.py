@@ -1,6 +1,7 @@
 """Statistics and the verdict: McNemar, bootstrap CIs, detectable difference — and the A/A check."""
 
 import numpy as np
+import pytest
 
 from core.evaluation import report, runs
 from core.backends import approach_from_spec
@@ -58,3 +59,51 @@ def test_aa_same_approach_evaluated_twice_is_not_significant(store):
     assert not c.significant and c.diff_ci95[0] < 0 < c.diff_ci95[1]  # … but neither is better
     assert rep.verdict.significant is False and "not significantly different" in rep.verdict.sentence
     assert len(rep.metrics) == 2  # same spec on two endpoints: both kept apart
+
+
+def test_the_verdict_survives_runs_without_latency():
+    """Review fix: a Batch API run has no per-call latency; equal costs must not crash the "faster" branch."""
+    from core.evaluation.metrics import RunMetrics
+    from core.evaluation.verdict import Entry, pick_verdict
+
+    def entry(spec, latency, correct):
+        m = RunMetrics(len(correct), sum(correct) / len(correct), 0.5, 0.0, 0.0, latency, latency, 10, 1, 0.1)
+        return Entry(spec, m, dict(enumerate(correct)))
+
+    same = [True, False] * 20
+    for a, b in ((None, 100.0), (100.0, None), (None, None)):
+        v = pick_verdict([entry("openai:m:zero-shot:batch=true", a, same), entry("openai:m:few-shot", b, same[::-1])])
+        assert v.recommended and v.reason in {"as-accurate", "as-accurate-and-faster"}
+
+
+def test_wilson_interval_of_five_out_of_five_is_not_a_point():
+    from core.evaluation.stats import wilson_ci
+
+    lo, hi = wilson_ci([True] * 5)
+    assert 0.5 < lo < 0.6 and hi == pytest.approx(1.0)
+
+
+def test_p_values_are_worded_exactly():
+    from core.evaluation.stats import explain, p_wording
+
+    assert p_wording(0.0146) == "p = 0.015" and p_wording(0.052) == "p = 0.052" and p_wording(3e-6) == "p < 0.0001"
+    assert "less than 1 %" not in explain("A", "B", 150, 0.08, 0.0146, 0.1)
+
+
+def test_the_evaluate_tables_name_approaches_in_words_and_filter_errors(store):
+    """The standings say what each approach is; the errors tab shows exactly the examples it promises."""
+    ds = make_dataset(train_per_label=5, test_per_label=10)
+    run_list = [runs.execute(store, ds, approach_from_spec(spec, store=store))
+                for spec in ("classical:tfidf-lr", "classical:tfidf-lr:C=0.01")]
+    rep = report.build(store, run_list, ds.task.label_names)
+    rows = report.standings_rows(rep)
+    assert {r["approach"] for r in rows} == {"TF-IDF + logistic regression"} and {r["family"] for r in rows} == {"classifier"}
+    names = list(rep.metrics)
+    every = report.side_by_side(rep)
+    wrong = report.error_rows(rep, "examples some approach got wrong")
+    assert wrong == [r for r in every if any(r[n] != r["gold"] for n in names)] and 0 < len(wrong) < len(every)
+    disagree = report.error_rows(rep, "examples where approaches disagree")
+    assert all(r[names[0]] != r[names[1]] for r in disagree)
+    assert all(r["gold"] == "bug" for r in report.error_rows(rep, "all", ["bug"]))
+    with pytest.raises(ValueError):
+        report.error_rows(rep, "everything")

@@ -8,6 +8,7 @@ import pytest
 
 from core.training import jobs
 from core.training import hosted
+from core.training.providers.openai import parse_metrics_csv
 from core.training.curves import loss_rows, overfitting_point
 from core.training.options import HostedOptions
 from tests.fake_openai_ft import FakeFineTuning
@@ -141,12 +142,12 @@ def test_a_launch_interrupted_before_the_provider_id_was_stored_is_found_again(s
 @pytest.mark.parametrize("encode", [lambda b: b, base64.b64encode], ids=["plain", "base64"])
 def test_result_file_metrics_are_read_plain_or_base64(encode):
     csv = b"step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n1,2.0,0.1,,\n2,1.5,0.3,1.7,0.2\n"
-    rows = hosted.parse_metrics_csv(encode(csv))
+    rows = parse_metrics_csv(encode(csv))
     assert rows == [{"step": 1, "train_loss": 2.0, "train_accuracy": 0.1},
                     {"step": 2, "train_loss": 1.5, "train_accuracy": 0.3, "valid_loss": 1.7,
                      "valid_mean_token_accuracy": 0.2}]
     with pytest.raises(ValueError):
-        hosted.parse_metrics_csv(b"\x00\x01 not a csv")
+        parse_metrics_csv(b"\x00\x01 not a csv")
 
 
 def test_errors_are_explained_in_words_a_user_can_act_on():

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from core.training import jobs
+from core.training import export, jobs
 from core.store import Store
 from core.training import hosted
 from core.training.options import HostedOptions
@@ -48,7 +48,9 @@ def _launch_button(at):
 
 def test_nothing_launches_without_an_explicit_confirmation_of_the_estimate(page):
     labels = {m.label: m.value for m in page.metric}
-    assert labels["Estimated cost"] == "$0.00" and "min" in labels["Estimated time"] or "s" in labels["Estimated time"]
+    # review fix: `a and b or c` skipped the cost check whenever the time had an "s"
+    assert labels["Estimated cost"] == "$0.00"
+    assert "min" in labels["Estimated time"] or "s" in labels["Estimated time"]
     assert _launch_button(page).disabled
     assert "I confirm: Train on" in page.checkbox(key="train_confirm").label
 
@@ -73,6 +75,14 @@ def test_a_local_setfit_job_runs_from_the_page_and_its_model_goes_to_evaluate(pa
     assert {m.label: m.value for m in page.metric}["Status"] == "succeeded"
     assert any(job.approach_spec in s.value for s in page.success)
     assert page.get("vega_lite_chart"), "loss curves are drawn"
+    # take it with you: the SetFit export as a .zip download (core/training/export.py writes it)
+    assert page.selectbox(key="export_pick").value == job.id
+    assert page.selectbox(key="export_format").options == ["setfit — " + export.FORMAT_HELP["setfit"]]
+    next(b for b in page.button if b.label == "Prepare download").click().run()
+    assert not page.exception and not page.error, [e.value for e in page.error]
+    made = page.session_state["export_made"]
+    assert made["path"].endswith(f"exports/{job.id}-setfit.zip") and made["same_labels_as_lab"]
+    assert page.get("download_button")
     page.selectbox(key="train_send_pick").set_value(job.approach_spec)
     next(b for b in page.button if b.label == "Send to Evaluate").click().run()
     assert page.session_state["evaluate_specs"] == [job.approach_spec, "local:zero-shot"]

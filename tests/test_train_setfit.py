@@ -1,5 +1,6 @@
 """Local backend 1: SetFit on MiniLM — real (tiny) trainings, in-process and in the detached worker."""
 
+import json
 import os
 import signal
 import time
@@ -8,7 +9,8 @@ import pytest
 
 from core.data import dataset as datasets
 from core.training import jobs
-from core.training.options import SetFitOptions, estimate_setfit, setfit_pairs
+from core.data.dataset import Example
+from core.training.options import SetFitOptions, estimate_setfit, setfit_pair_batch, setfit_pairs, setfit_plan
 from tests.training_data import repeated_dataset, tiny_dataset
 
 pytest.importorskip("setfit")
@@ -35,6 +37,30 @@ def test_pairs_grow_with_the_square_of_the_examples_and_steps_are_capped():
     assert est.seconds < 100 and est.steps < 960 and "capped" in " ".join(est.notes)
 
 
+def test_the_defaults_follow_the_sweep_and_the_estimate_says_what_is_capped_and_why():
+    opts = SetFitOptions()
+    assert (opts.head_c, opts.tfidf_blend, opts.max_seq_length, opts.max_steps) == (10.0, True, 256, 65)
+    assert opts.max_examples_per_class is None  # the head learns from every example
+    ds = repeated_dataset(100)
+    train = ds.split("train")
+    plan = setfit_plan(train, SetFitOptions(body_examples_per_class=30))
+    assert plan.body_examples == 60 and plan.max_steps == 65 and plan.natural > 65
+    notes = " ".join(estimate_setfit(train, ds.split("dev"), SetFitOptions(body_examples_per_class=30)).notes)
+    assert "more steps hurt" in notes and "C=10 on all 200 examples" in notes and "TF-IDF" in notes
+    assert "at most 30 examples per class" in notes
+    assert "minutes" not in notes and "budget" in notes
+
+
+def test_long_texts_get_fewer_pairs_per_step():
+    assert setfit_pair_batch(30, 16) == 16  # BANKING77-like texts: the full batch
+    assert setfit_pair_batch(82, 16) == 16  # BANKING77's longest text
+    assert setfit_pair_batch(256, 16) == 6  # 12 texts × 256 word pieces per step (2.36 GB peak measured)
+    long = [Example(f"l{i}", "word " * 160, "ab"[i % 2], "train") for i in range(20)]
+    plan = setfit_plan(long, SetFitOptions())
+    assert plan.batch == 7 and plan.longest_pieces == 218
+    assert "7 pairs per step instead of 16" in " ".join(estimate_setfit(long, [], SetFitOptions()).notes)
+
+
 def test_a_saved_model_reloads_with_the_same_predictions(tmp_path):
     from core.training.setfit_local import SetFitClassifier
 
@@ -44,10 +70,31 @@ def test_a_saved_model_reloads_with_the_same_predictions(tmp_path):
     texts = [e.text for e in test]
     before, proba = clf.predict(texts), clf.predict_proba(texts)
     assert set(before) <= {"billing", "shipping"} and proba.shape == (4, 2)
-    again = SetFitClassifier.load(clf.save(tmp_path / "m"))
-    assert again.labels == ["billing", "shipping"]
+    # The default blend: 50/50 with TF-IDF + LR, saved beside the model and reloaded with it.
+    assert clf.tfidf is not None and clf.model.model_head.C == 10
+    setfit_only = clf.model.predict_proba(texts, as_numpy=True)
+    assert abs(0.5 * setfit_only + 0.5 * clf.tfidf.predict_proba(texts) - proba).max() < 1e-9
+    path = clf.save(tmp_path / "m")
+    assert json.loads((path / "ftlab.json").read_text())["tfidf_blend"] is True
+    again = SetFitClassifier.load(path)
+    assert again.labels == ["billing", "shipping"] and again.tfidf is not None and again.model.model_head.C == 10
     assert again.predict(texts) == before
     assert abs(again.predict_proba(texts) - proba).max() < 1e-5
+
+
+def test_the_head_uses_every_example_and_the_body_stops_at_its_time_budget():
+    from core.training.setfit_local import SetFitClassifier
+
+    ds = tiny_dataset()
+    train = ds.split("train")
+    # 2 × 100 pairs per body example: 200 steps, far more than a 3-second budget holds on any machine
+    opts = SetFitOptions(max_steps=400, batch_size=4, target_minutes=0.05, body_examples_per_class=2,
+                         num_iterations=100, tfidf_blend=False)
+    clf = SetFitClassifier(opts).fit([e.text for e in train], [e.label for e in train], label_order=ds.task.label_names)
+    info = clf.fit_info
+    assert info["stopped_by"] == "time budget" and 1 <= info["body_steps"] < 200 and info["s_per_step"] > 0
+    assert info["body_examples"] == 4 and info["head_examples"] == 8 and info["tfidf_blend"] is False
+    assert clf.tfidf is None and len(clf.predict([e.text for e in ds.split("test")])) == 4
 
 
 def test_a_setfit_job_streams_its_loss_and_registers_its_model(store):
@@ -67,7 +114,7 @@ def test_a_setfit_job_streams_its_loss_and_registers_its_model(store):
 
 def test_a_trained_model_evaluates_as_an_approach(store):
     from core.evaluation import runs
-    from core.backends import approach_from_spec
+    from core.backends import approach_from_spec, describe
     from core.backends.local_finetuned import trained_models
     from core.training.worker import launch_local
 
@@ -75,6 +122,7 @@ def test_a_trained_model_evaluates_as_an_approach(store):
     job = launch_local(store, "local-setfit", ds, FAST, detach=False)
     assert trained_models(store, ds) == [job.approach_spec]  # offered on the Evaluate page
     approach = approach_from_spec(job.approach_spec, store=store)
+    assert describe(f"local:setfit:{job.model_ref}").startswith("SetFit (MiniLM) fine-tuned + TF-IDF blend · ")
     assert approach.spec == job.approach_spec and approach.config()["model_dir"] == job.model_ref
     run = runs.execute(store, ds, approach, "test")
     rows = runs.predictions(store, run.id)

@@ -133,17 +133,9 @@ class GemmaApproach(Approach):
     def spec(self) -> str:
         from core.approach import Spec
 
-        p = self.prompt
-        shown: dict[str, Any] = {}
-        if self.method != "zero-shot":
-            shown["k"] = p.k
-        if p.seed:
-            shown["seed"] = p.seed
-        if not p.descriptions:
-            shown["descriptions"] = False
-        if p.output != "text":
-            shown["output"] = p.output
-        return str(Spec(self.backend, self.method, self.arg, shown))
+        from core.prompting import spec_params
+
+        return str(Spec(self.backend, self.method, self.arg, spec_params(self.prompt, self.method, "text")))
 
     # -- fit: choose the exemplars or index the train split; load the model and cache the shared prefix
     def _fit(self, train: list[Example]) -> None:

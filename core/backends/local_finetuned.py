@@ -1,6 +1,7 @@
 """The models the Train page fine-tunes on this machine, as Approaches Evaluate can run.
 
-    local:setfit:<job-id | model folder>    SetFit (MiniLM body + logistic-regression head)
+    local:setfit:<job-id | model folder>    SetFit (MiniLM body + logistic-regression head, averaged with
+                                            TF-IDF + LR when the model was trained with the blend)
     local:lora:<job-id | model folder>      Gemma 3 270M + LoRA adapter, scoring the label strings
 
 A job id is looked up in the store (`python -m core jobs` lists them); a folder
@@ -122,8 +123,27 @@ def _short(model: str) -> str:
     return model.rstrip("/").rsplit("/", 1)[-1] or model
 
 
-@register("local", "setfit", family="fine-tuned", model="all-MiniLM-L6-v2",
-          words=lambda s: f"SetFit (MiniLM) fine-tuned · {_short(s.model)}")
+_BLENDED: dict[str, bool] = {}
+
+
+def _tfidf_blend(ref: str) -> bool:
+    """Whether the saved SetFit model averages its head with TF-IDF + LR (its manifest says so). A model that
+    cannot be found (yet) reads as not blended; a found one is remembered (a job's folder is written once)."""
+    if ref not in _BLENDED:
+        try:
+            path = resolve_model_dir(ref, "setfit")
+            _BLENDED[ref] = bool(json.loads((path / MANIFEST).read_text(encoding="utf-8")).get("tfidf_blend"))
+        except Exception:  # no such job or folder, no workspace: words only, never an error
+            return False
+    return _BLENDED[ref]
+
+
+def _setfit_words(s) -> str:
+    blend = " + TF-IDF blend" if _tfidf_blend(s.model) else ""
+    return f"SetFit (MiniLM) fine-tuned{blend} · {_short(s.model)}"
+
+
+@register("local", "setfit", family="fine-tuned", model="all-MiniLM-L6-v2", words=_setfit_words)
 class LocalSetFit(_FineTunedLocal):
     method = "setfit"
     batch_size = 64

@@ -33,7 +33,8 @@ from core.endpoint import Endpoint, async_client, describe_error
 from core.approach import Approach, Prediction, Spec
 from core.backends import per_k, register
 from core.data.dataset import Example
-from core.prompting import PromptConfig, messages as render_messages, parse_label, response_format, select_exemplars
+from core.prompting import (PromptConfig, messages as render_messages, parse_label, response_format, select_exemplars,
+                            spec_params)
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_RETRIES = 6
@@ -79,16 +80,16 @@ class ChatApproach(Approach):
 
     backend = "openai"
     backend_options = ("store", "api_key", "base_url", "concurrency", "max_retries", "timeout", "prices",
-                       "poll_interval")
+                       "poll_interval", "provider_endpoint")
 
     def __init__(self, model: str, method: str = "zero-shot", *, k: int = 0, seed: int = 0,
                  descriptions: bool = True, output: str = "json", structured: str | bool = "auto",
                  temperature: float = 0.0, retriever: str | None = None, batch: bool = False,
-                 prompt: PromptConfig | None = None,
+                 prompt: PromptConfig | None = None, provider: str | None = None,
                  store=None, api_key: str | None = None, base_url: str | None = None,
                  concurrency: int = DEFAULT_CONCURRENCY, max_retries: int = DEFAULT_MAX_RETRIES,
                  timeout: float = DEFAULT_TIMEOUT_S, prices: tuple[float, float] | None = None,
-                 poll_interval: float | None = None):
+                 poll_interval: float | None = None, provider_endpoint=None):
         if not model:
             raise ValueError("an openai approach needs a model id: openai:<model>:zero-shot")
         self.model, self.method = model, method
@@ -112,6 +113,14 @@ class ChatApproach(Approach):
         if int(concurrency) < 1:
             raise ValueError("concurrency must be ≥ 1")
         self.store, self.api_key, self.base_url = store, api_key, base_url
+        # A hosted provider's fine-tune (provider=together, …) answers on that provider's inference endpoint with
+        # that provider's key — resolved here, never written in the spec or the store (core/training/providers).
+        self.provider = provider if provider and provider != "openai" else None
+        if self.provider:
+            from core.training.providers import inference_endpoint
+
+            found = inference_endpoint(self.provider, provider_endpoint)
+            self.api_key, self.base_url = found.api_key, found.base_url
         self.concurrency, self.max_retries, self.timeout = int(concurrency), int(max_retries), float(timeout)
         self.prices = tuple(prices) if prices is not None else None
         self.poll_interval = poll_interval  # Batch API status polls (None: core.backends.openai_batch's default)
@@ -126,23 +135,18 @@ class ChatApproach(Approach):
             "temperature": self.temperature,
             "retriever": self.retriever,
             "batch": self.batch,
+            **({"provider": self.provider} if self.provider else {}),
             **({"prices": list(self.prices)} if self.prices is not None else {}),
         }
 
     @property
     def spec(self) -> str:
         p = self.prompt
-        shown: dict[str, Any] = {}
-        if self.method != "zero-shot":
-            shown["k"] = p.k
-        if p.seed:
-            shown["seed"] = p.seed
-        if not p.descriptions:
-            shown["descriptions"] = False
-        if p.output != "json":
-            shown["output"] = p.output
+        shown: dict[str, Any] = spec_params(p, self.method, "json")
         if self.batch:
             shown["batch"] = True
+        if self.provider:
+            shown["provider"] = self.provider
         return str(Spec(self.backend, self.method, self.model, shown, arg=self.arg))
 
     # -- fit: choose the exemplars (few-shot) or index the train split (RAG)
@@ -303,6 +307,16 @@ class _Stopped(Exception):
     """The run was stopped before this call was sent."""
 
 
+class EndpointUnavailable(RuntimeError):
+    """No endpoint is configured, or it did not answer: the remaining calls are not tried."""
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    import openai
+
+    return isinstance(exc, openai.APIConnectionError) and not isinstance(exc, openai.APITimeoutError)
+
+
 class ChatCaller:
     """Chat calls through the paid-response cache: stored answers are free, identical calls in flight are
     made once, at most `concurrency` at a time, each answer stored before it is used. Reusable by any
@@ -316,6 +330,11 @@ class ChatCaller:
         self.sem = asyncio.Semaphore(concurrency)
         self.stop = stop or threading.Event()
         self.inflight: dict[str, asyncio.Future] = {}
+        # Fail fast: with no endpoint at all, or once the server proved unreachable (after the client's retries),
+        # every further call fails at once with the reason instead of retrying for minutes.
+        self.unreachable: str | None = None if (api_key or base_url) else (
+            "no OpenAI-compatible endpoint configured: set an API key and/or base URL (sidebar, or OPENAI_API_KEY / "
+            "OPENAI_BASE_URL); a hosted provider's fine-tune needs provider=<name> in its spec and that provider's key")
 
     async def fetch(self, req: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
         """The response body for a request: from the store, from an identical call in flight, or paid for now."""
@@ -325,12 +344,16 @@ class ChatCaller:
             return hit.body, hit.latency_ms
         if key in self.inflight:  # the same input twice in one run: one call, two answers
             return await asyncio.shield(self.inflight[key])
+        if self.unreachable:
+            raise EndpointUnavailable(self.unreachable)
         fut = asyncio.get_running_loop().create_future()
         self.inflight[key] = fut
         try:
             async with self.sem:
                 if self.stop.is_set():
                     raise _Stopped
+                if self.unreachable:
+                    raise EndpointUnavailable(self.unreachable)
                 t0 = time.perf_counter()
                 raw = await self.client.chat.completions.with_raw_response.create(**req)
                 latency = (time.perf_counter() - t0) * 1000
@@ -342,6 +365,8 @@ class ChatCaller:
             fut.cancel()
             raise
         except BaseException as exc:
+            if _is_unreachable(exc):
+                self.unreachable = f"{self.base_url or 'https://api.openai.com/v1'} unreachable: {describe_error(exc)}"
             fut.set_exception(exc)
             fut.exception()  # retrieved: no "never retrieved" warning when nobody else waited
             raise
@@ -398,7 +423,7 @@ def _factory(method: str):
     def build(spec: Spec, **options: Any) -> ChatApproach:
         allowed = {"zero-shot": {"seed", "descriptions", "output", "structured", "temperature", "batch"},
                    "few-shot": {"k", "seed", "descriptions", "output", "structured", "temperature", "batch"},
-                   "rag": {"k", "retriever", "descriptions", "output", "structured", "temperature", "batch"}}[method]
+                   "rag": {"k", "retriever", "descriptions", "output", "structured", "temperature", "batch"}}[method] | {"provider"}
         unknown = set(spec.params) - allowed
         if unknown:
             raise ValueError(f"openai:<model>:{method} does not take {', '.join(sorted(unknown))}; "

@@ -24,6 +24,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch", action="store_true", help="price inference at the Batch API discount")
     parser.add_argument("--horizon-days", type=int, default=365, help="total cost of ownership horizon (default 365)")
     parser.add_argument("--change-every-days", type=int, help="after retirement, how often the successor base model changes")
+    parser.add_argument("--shared-prefix-tokens", type=float, default=0,
+                        help="tokens of the prompt prefix repeated on every call (instruction, exemplars): cacheable "
+                             "from the provider's minimum (OpenAI: 1,024, then 128-token steps)")
+    parser.add_argument("--cache-hit-rate", type=float, default=0.0,
+                        help="share of calls that find the prefix in the provider's prompt cache (0–1, default 0)")
     parser.add_argument("--start", type=dt.date.fromisoformat, help="day the fine-tune would be trained (default today)")
 
 
@@ -42,8 +47,9 @@ def run(args) -> Result:
             finetuned_prompt_tokens=args.finetuned_prompt_tokens, output_tokens=args.output_tokens,
             training_tokens=args.training_tokens, epochs=epochs, rag_prompt_tokens=args.rag_prompt_tokens,
             batch=args.batch, horizon_days=args.horizon_days, change_every_days=args.change_every_days,
+            shared_prefix_tokens=args.shared_prefix_tokens, cache_hit_rate=args.cache_hit_rate,
         )
-        result = eco.compare(info, scenario, start=args.start)
+        result = eco.compare(info, scenario, start=args.start, successor=catalog.successor_of(info))
     except (ValueError, eco.PricingError) as exc:
         raise CommandError(str(exc)) from exc
     return Result(data=result.to_dict(), text=_text(result))
@@ -53,7 +59,9 @@ def _text(r: eco.CostComparison) -> str:
     be = "never" if r.break_even_days is None else f"{r.break_even_days:,.1f} days ({r.break_even_date})"
     lines = [
         f"{r.model} at {r.calls_per_day:,.0f} calls/day",
-        f"  prompted baseline  ${r.baseline_cost_per_day:,.4f}/day",
+        f"  prompted baseline  ${r.baseline_cost_per_day:,.4f}/day"
+        + (f" ({r.cached_tokens_per_call:,.0f} cached tokens/call; ${r.baseline_uncached_cost_per_day:,.4f} uncached)"
+           if r.cached_tokens_per_call else ""),
         f"  fine-tuned         ${r.finetuned_cost_per_day:,.4f}/day + ${r.training_cost:,.2f} training ({r.epochs} epochs)",
         f"  break-even         {be}",
     ]

@@ -16,7 +16,8 @@ HELP = "evaluate approaches on a dataset split: accuracy, macro-F1, latency, cos
 EXAMPLES = """approach specs:
   local:zero-shot  local:few-shot:k=8  local:rag:k=8  local:setfit:<model>  classical:tfidf-lr  (classifiers: no LM asked)
   openai:<model>:zero-shot  openai:<model>:few-shot:k=N  openai:<model>:rag:k=N  (add :batch=true for the Batch API)
-The endpoint comes from --base-url or $OPENAI_BASE_URL, the key from $OPENAI_API_KEY.
+The endpoint comes from --base-url or $OPENAI_BASE_URL, the key from $OPENAI_API_KEY; a hosted provider's
+fine-tune (spec …:provider=together|fireworks) answers on that provider's endpoint with $TOGETHER_API_KEY / …
 Runs resume: rerunning the same command predicts only what is missing and pays for nothing twice."""
 
 
@@ -63,9 +64,17 @@ def run(args) -> Result:
         "approaches": [{"approach": name, "name": describe(r.approach), "family": family(r.approach),
                         "model": model_of(r.approach), "run_id": r.id, "status": r.status, **summary[name]}
                        for name, r in zip(summary, run_list)],
-        "verdict": {"recommended": rep.verdict.recommended, "reason": rep.verdict.reason,
-                    "significant": rep.verdict.significant, "sentence": rep.verdict.sentence},
     }
+    # The one recommendation (core.decision.recommendation, default economics): what `recommend` and every page say.
+    from core.decision import recommendation as recs
+
+    rec = recs.recommend(store, ds, rep)
+    best = next((c for c in rec.comparisons if c.approach == rec.recommended), None)
+    data["verdict"] = {"recommended": rec.recommended,
+                       "reason": "most-accurate" if best is None or best.outcome == "best" else "not-worse-and-cheaper",
+                       "significant": any(c.outcome in ("better", "worse") for c in rec.comparisons),
+                       "sentence": rec.headline}
+    data["recommendation"] = rec.to_dict()
     failed = [r.approach for r in run_list if r.status != "finished"]
     lines = [f"{'approach':<52} {'family':<10} {'acc':>6} {'F1':>6} {'invalid':>7} {'p50 ms':>8} {'p95 ms':>8} {'$/1k':>8} {'n':>5}"]
     for row in data["approaches"]:
@@ -78,7 +87,7 @@ def run(args) -> Result:
         c = rep.comparison
         lines.append(f"\nMcNemar p = {c.mcnemar_p:.3g}; difference {c.diff:+.1%} "
                      f"(95 % CI {c.diff_ci95[0]:+.1%} to {c.diff_ci95[1]:+.1%}). {c.explanation}")
-    lines.append(f"\nVerdict: {rep.verdict.sentence}")
+    lines.append(f"\nRecommendation: {rec.headline} (details: python -m core recommend --dataset {ds.hash[:12]})")
     if failed:
         lines.append(f"\nSome calls failed for {', '.join(failed)}: rerun the same command to retry only those.")
     return Result(data=data, text="\n".join(lines), exit_code=1 if failed else 0)

@@ -45,6 +45,21 @@ _ADDRESS = [
 ]
 # Cards, IBANs, SSNs and phones all hold 7+ digits in one cluster: most texts are ruled out by this one search.
 _DIGIT_CLUSTER = re.compile(r"\d(?:[ ./()-]{0,2}\d){6}")
+# Necessary conditions, each one compiled search (a plain regex scan in C, no Python loop over characters):
+# IPv4 holds a digit, a dot and a digit; IPv6 two colons at most four hex digits apart.
+_IP_SHAPE = re.compile(r"\d\.\d|:[0-9A-Fa-f]{0,4}:")
+# The English and German address forms name their street type (in the case their patterns have it);
+# the French form is gated as `_addresses` gates it: one of its words in the lower-cased text.
+_ADDRESS_SHAPE = re.compile(
+    rf"\s(?:{_STREET_TYPES})\b|(?:straße|strasse|str\.|Straße|Str\.|weg|gasse|platz|allee|ring|damm)\s?\d")
+_FRENCH_WORDS = re.compile("|".join(map(re.escape, _ADDRESS[2][0])))
+# Any kind but the French address: an @ (email), a digit cluster (IBAN, card, SSN — a worded SSN has 9 digits
+# in a row — and phone), an IP shape, an address shape.
+_ANY_KIND = re.compile("@|" + "|".join(p.pattern for p in (_DIGIT_CLUSTER, _IP_SHAPE, _ADDRESS_SHAPE)))
+
+
+def _maybe_address(text: str) -> bool:
+    return _ADDRESS_SHAPE.search(text) is not None or _FRENCH_WORDS.search(text.lower()) is not None
 
 
 @dataclass(frozen=True)
@@ -153,16 +168,19 @@ def _addresses(text: str) -> Iterable[PiiMatch]:
 
 def scan(text: str, regions: tuple[str, ...] = PHONE_REGIONS) -> list[PiiMatch]:
     """Non-overlapping matches in text order; on overlap the kind earlier in KINDS wins."""
-    if not text or ("@" not in text and not any(ch.isdigit() for ch in text) and ":" not in text):
-        return []  # every kind needs a digit, an @ or (IPv6) a colon: most texts stop here
+    if not text or (_ANY_KIND.search(text) is None and _FRENCH_WORDS.search(text.lower()) is None):
+        return []  # two compiled searches rule out most texts: every kind's pattern needs one of these shapes
     candidates: list[PiiMatch] = []
     if "@" in text:
         candidates += [PiiMatch("EMAIL", m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)]
     if _DIGIT_CLUSTER.search(text):
         candidates += [*_ibans(text), *_cards(text), *_ssns(text), *_phones(text, regions)]
-    if "." in text or text.count(":") >= 2:
+    if _IP_SHAPE.search(text):
         candidates += _ips(text)
-    candidates += _addresses(text)
+    if _maybe_address(text):
+        candidates += _addresses(text)
+    if not candidates:
+        return []
     rank = {k: i for i, k in enumerate(KINDS)}
     chosen: list[PiiMatch] = []
     for m in sorted(candidates, key=lambda m: (rank[m.kind], m.start, -(m.end - m.start))):

@@ -63,18 +63,32 @@ class QualityReport:
 def shingle_matrix(normalised: Sequence[str]):
     """Binary CSR matrix: one row per (normalised) text, one column per distinct word 1–2-gram.
 
-    Hashing (no vocabulary dict) then compacting the used columns is ~3x faster
-    than CountVectorizer at 100,000 rows; at 2^31 buckets collisions are negligible.
+    Columns are the shingles' 31-bit murmurhash buckets, compacted to the used ones
+    (what HashingVectorizer with 2^31 buckets gives, column for column), but each
+    distinct shingle is hashed once: the n-grams are built with C-level joins and
+    looked up in a dict, ~2x faster than HashingVectorizer at 100,000 rows.
     """
     from scipy import sparse
-    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.feature_extraction import FeatureHasher
 
-    hv = HashingVectorizer(n_features=2**31 - 2, ngram_range=(1, 2), tokenizer=str.split, token_pattern=None,
-                           lowercase=False, binary=True, norm=None, alternate_sign=False, dtype=np.float32)
-    x = hv.transform(normalised).tocsr()  # texts are normalised already: str.split is the tokeniser
-    x.sum_duplicates()
-    used, compact = np.unique(x.indices, return_inverse=True)
-    return sparse.csr_matrix((x.data, compact.astype(np.int32), x.indptr), shape=(x.shape[0], max(len(used), 1)))
+    flat: list[str] = []
+    indptr = [0]
+    for text in normalised:  # texts are normalised already: str.split is the tokeniser
+        words = text.split()
+        flat += words
+        flat += map(" ".join, zip(words, words[1:]))
+        indptr.append(len(flat))
+    distinct = dict.fromkeys(flat)
+    position = dict(zip(distinct, range(len(distinct))))
+    codes = np.fromiter(map(position.__getitem__, flat), dtype=np.int64, count=len(flat))
+    hasher = FeatureHasher(n_features=2**31 - 2, input_type="string", alternate_sign=False, dtype=np.float32)
+    buckets = hasher.transform([g] for g in distinct).indices if distinct else np.zeros(0, dtype=np.int32)  # in order
+    used, compact = np.unique(buckets, return_inverse=True)
+    x = sparse.csr_matrix((np.ones(len(flat), dtype=np.float32), compact[codes].astype(np.int32), np.asarray(indptr, dtype=np.int64)),
+                          shape=(len(indptr) - 1, max(len(used), 1)))
+    x.sum_duplicates()  # sorted columns; a shingle repeated in a text (or two sharing a bucket) counts once
+    x.data[:] = 1.0
+    return x
 
 
 def _minhash(x, num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -189,6 +189,7 @@ def chat_token_counts(conversations: list[list[dict]], model: str) -> list[int]:
     lines take about a second instead of a minute with a long system prompt.
     """
     per_message: dict = {}
+    enc = tokens.encoding_for_model(model)  # resolved once, not per message
     prime = tokens.REPLY_PRIMING_TOKENS
     out = []
     for messages in conversations:
@@ -198,9 +199,9 @@ def chat_token_counts(conversations: list[list[dict]], model: str) -> list[int]:
                 key = tuple(msg.items())
                 n = per_message.get(key)
                 if n is None:
-                    n = per_message[key] = tokens.count_chat_tokens([msg], model) - prime
+                    n = per_message[key] = tokens.message_tokens(msg, enc)
             except TypeError:  # unhashable content (content parts): count it directly
-                n = tokens.count_chat_tokens([msg], model) - prime
+                n = tokens.message_tokens(msg, enc)
             total += n
         out.append(total)
     return out

@@ -7,6 +7,7 @@ memo draw the same charts from the same numbers.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import altair as alt
 import pandas as pd
@@ -19,10 +20,22 @@ COLORS = {"prompt": SHADES["prompting"][0], "fine-tuned": SHADES["fine-tuned"][0
           "local": SHADES["other"][0]}
 
 
+def _validated_when_drawn(build):
+    """Altair validates a chart against the Vega-Lite schema when it is built and again when it is drawn or
+    exported (st.altair_chart, the memo's to_json): the second is enough, and skipping the first takes a third
+    off every Decide slider rerun."""
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs):
+        with alt.utils.schemapi.debug_mode(False):
+            return build(*args, **kwargs)
+    return wrapper
+
+
 def _color(names: list[str]) -> alt.Scale:
     return alt.Scale(domain=names, range=[COLORS.get(n, "#7c3aed") for n in names])
 
 
+@_validated_when_drawn
 def cumulative_chart(series: list[dict], comparison: CostComparison, start: dt.date, model_label: str) -> alt.LayerChart:
     """Cumulative US$ per approach over time, the break-even day marked, the base model's retirement as a rule."""
     df = pd.DataFrame(series)
@@ -51,9 +64,15 @@ def cumulative_chart(series: list[dict], comparison: CostComparison, start: dt.d
             base = alt.Chart(rule).encode(x="date:T")
             layers += [base.mark_rule(color="#dc2626", strokeDash=[6, 4], size=2),
                        base.mark_text(align="left", dx=6, y=12, color="#dc2626").encode(text="text:N")]
+    if comparison.finetune_path_ends and pd.Timestamp(comparison.finetune_path_ends) <= last:
+        end = pd.DataFrame([{"date": pd.Timestamp(comparison.finetune_path_ends),
+                             "text": "fine-tune path ends here: no fine-tunable successor"}])
+        layers.append(alt.Chart(end).mark_text(align="left", dx=6, y=30, color=COLORS["fine-tuned"], fontWeight="bold")
+                      .encode(x="date:T", text="text:N"))
     return alt.layer(*layers).properties(height=340)
 
 
+@_validated_when_drawn
 def cost_per_1k_chart(rows: list[dict]) -> alt.Chart:
     df = pd.DataFrame(rows)
     names = list(df["approach"])
@@ -67,6 +86,7 @@ def cost_per_1k_chart(rows: list[dict]) -> alt.Chart:
     return (bars + labels).properties(height=40 * len(df) + 20)
 
 
+@_validated_when_drawn
 def sensitivity_chart(curve: list[dict], calls_per_day: float, days_to_retirement: int | None) -> alt.LayerChart:
     """Break-even days against calls per day, both on log axes; the current volume and retirement as rules."""
     # Below ~15 minutes a break-even is "at once"; plotting it down to 1e-5 days only squashes the readable part.

@@ -123,7 +123,8 @@ def evidence_from_runs(runs: list[RunSummary], baseline_spec: str | None = None)
 
     def baseline(need: str | None = None) -> RunSummary | None:
         own = [r for r in promoted if need is None or getattr(r, need) is not None]
-        return own[-1] if own else _best(runs, "prompting", need)
+        # the newest run of the promoted prompt (whatever order the runs came in), not the oldest
+        return max(own, key=lambda r: (r.created_at, r.id)) if own else _best(runs, "prompting", need)
 
     prompt = baseline("input_tokens")
     if prompt:

@@ -1,4 +1,4 @@
-"""The decision memo: one page a meeting can read — question, evidence, break-even, risks, decision.
+"""The decision memo: one page a meeting can read — question, the one recommendation, evidence, break-even, risks.
 
 Markdown and self-contained HTML (charts embedded as SVG, rendered offline by
 vl-convert). Every number links to the run it came from: an appendix lists
@@ -59,33 +59,55 @@ def _usd(x: float | None) -> str:
     return "—" if x is None else (f"${x:,.2f}" if abs(x) >= 0.01 or x == 0 else f"${x:,.4f}")
 
 
+def _p(x: float | None) -> str:
+    return "—" if x is None else (f"{x:.2g}" if x >= 0.0001 else "< 0.0001")
+
+
 def build(store: Store, dataset: Dataset, run_ids: Sequence[int], scenario: eco.Scenario | None = None,
-          *, recommendation: str | None = None, pii_examples: int | None = None,
-          today: dt.date | None = None) -> Memo:
-    """The memo of these runs (best first) and this economic scenario."""
+          *, recommendation=None, pii_examples: int | None = None, today: dt.date | None = None,
+          settings=None) -> Memo:
+    """The memo of these runs and the one Recommendation (core.decision.recommendation) made from them.
+
+    `recommendation`: the Recommendation the page shows (computed here from `settings`, or from the
+    scenario's model, volume, horizon and caching, when it is not given; a plain sentence — the older
+    questionnaire summary — is added under the decision).
+    """
     if not run_ids:
         raise ValueError("the memo needs at least one evaluation run")
     from core.decision import charts as economics_charts
+    from core.decision import recommendation as recs
     from core.evaluation import charts as evaluate_charts
 
     today = today or dt.date.today()
     run_list = [runs_mod.get(store, i) for i in run_ids]
     rep = reports.build(store, run_list, dataset.task.label_names)
     by_spec = {reports.display_name(r, run_list): r for r in run_list}
+    note = recommendation if isinstance(recommendation, str) else None
+    rec = recommendation if isinstance(recommendation, recs.Recommendation) else None
+    if rec is None:
+        if settings is None and scenario is not None:
+            settings = recs.Settings(model=scenario.model, calls_per_day=scenario.calls_per_day,
+                                     horizon_days=scenario.horizon_days, batch=scenario.batch,
+                                     cache_hit_rate=scenario.cache_hit_rate or recs.DEFAULT_CACHE_HIT_RATE, start=today)
+        rec = recs.recommend(store, dataset, rep, settings or recs.Settings(start=today))
+    catalog = load_catalog(store=store)
+    info = catalog.get(rec.settings.model)
+    econ = rec.breakeven
+    if scenario is None and rec.scenario is not None:
+        scenario = rec.scenario
     scenario = scenario or default_scenario(dataset)
-    info = load_catalog().get(scenario.model)
-    econ = eco.compare(info, scenario, start=today)
+    if econ is None or rec.scenario is not scenario:
+        econ = eco.compare(info, scenario, start=today, successor=catalog.successor_of(info))
     costs = eco.approach_costs(info, scenario)
+    ends = eco.days_until(dt.date.fromisoformat(econ.finetune_path_ends), today) if econ.finetune_path_ends else None
     series = eco.cumulative_series(costs, scenario.calls_per_day, scenario.horizon_days,
-                                   tuple(econ.retraining_days), today)
+                                   tuple(econ.retraining_days), today, ends_day=ends)
     charts = {
         "accuracy": _svg(evaluate_charts.accuracy_chart(rep)),
         "break-even": _svg(economics_charts.cumulative_chart(series, econ, today, info.id)),
     }
-    v = rep.verdict
-
     def link(spec: str, text: str) -> str:
-        return f"[{text}](#run-{by_spec[spec].id})"
+        return f"[{text}](#run-{by_spec[spec].id})" if spec in by_spec else text
 
     md: list[str] = [
         f"# Decision memo — {dataset.task.name}",
@@ -98,31 +120,54 @@ def build(store: Store, dataset: Dataset, run_ids: Sequence[int], scenario: eco.
         f"Should *{dataset.task.name.lower()}* ({len(dataset.task.labels)} categories) be solved by prompting, "
         "by retrieval (RAG) or by fine-tuning? Every approach below answered the same frozen test examples.",
         "",
+        "## Decision",
+        "",
+        f"**{rec.headline}** (confidence: {rec.confidence})",
+        "",
+    ]
+    md += [f"- {r}" for r in rec.reasons] + [""]
+    if note:
+        md += [note, ""]
+    md += [
         "## Evidence",
         "",
-        "| Approach | Accuracy | 95 % CI | Macro-F1 | p50 latency | $ / 1,000 calls |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| Approach | Accuracy | 95 % CI (Wilson) | vs best (points) | 95 % CI of the difference | p | p (Holm) | "
+        "Outcome | Macro-F1 | p50 latency | $ / month |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
     ]
-    for s in v.standings:
-        m = rep.metrics[s.spec]
+    for row, c in zip(rec.comparison_rows(), rec.comparisons):
+        m = rep.metrics[c.approach]
+        name = f"**{c.approach}**" if row["recommended"] else c.approach
+        outcome = c.outcome + (f" (~{c.more_examples_needed:,} more examples)" if c.more_examples_needed else "")
         md.append(
-            f"| {link(s.spec, s.spec)} | {link(s.spec, _pct(s.accuracy))} | {_pct(s.accuracy_ci95[0])}–{_pct(s.accuracy_ci95[1])}"
-            f" | {m.macro_f1:.3f} | {'—' if m.latency_p50_ms is None else f'{m.latency_p50_ms:,.0f} ms'}"
-            f" | {_usd(m.cost_per_1k_usd)} |"
+            f"| {link(c.approach, name)} | {link(c.approach, _pct(c.accuracy))} | {row['95 % CI (Wilson)']}"
+            f" | {'—' if c.p is None else f'{c.diff * 100:+.1f}'} | {row['95 % CI of the difference']}"
+            f" | {_p(c.p)} | {_p(c.p_holm)} | {outcome} | {m.macro_f1:.3f}"
+            f" | {'—' if m.latency_p50_ms is None else f'{m.latency_p50_ms:,.0f} ms'} | {_usd(row['$ / month'])} |"
         )
-    md += ["", "![Accuracy with 95 % confidence intervals](CHART:accuracy)", ""]
-    if v.comparison is not None:  # the best two, as the verdict compares them
-        md += [f"**Is the difference real?** {v.comparison.explanation}", ""]
+    k = len(rec.comparisons)
+    md += ["", f"Every approach is compared with the most accurate one (McNemar exact test, Holm-corrected over "
+               f"all {k * (k - 1) // 2} pairs of the {k} approaches, since picking the best looks at every pair; equivalent = the difference lies within "
+               f"± {rec.settings.margin * 100:g} points with 95 % confidence). Costs at "
+               f"{rec.settings.calls_per_day:,.0f} calls/day, prompt cache hit rate {rec.settings.cache_hit_rate:.0%}"
+               + (", Batch API" if rec.settings.batch else "") + ".", "",
+           "![Accuracy with 95 % confidence intervals](CHART:accuracy)", ""]
+    if rec.tradeoffs:
+        md += ["**Trade-offs.**", ""] + [f"- {t}" for t in rec.tradeoffs] + [""]
     md += [
         "## Break-even of fine-tuning",
         "",
         f"On **{info.id}** at **{scenario.calls_per_day:,.0f} calls/day**: the prompted baseline costs "
         f"{_usd(econ.baseline_cost_per_day)}/day"
+        + (f" with prompt caching ({econ.cached_tokens_per_call:,.0f} cached tokens per call; "
+           f"{_usd(econ.baseline_uncached_cost_per_day)}/day without)" if econ.cached_tokens_per_call else " (no prompt caching)")
         + (f", the fine-tuned model {_usd(econ.finetuned_cost_per_day)}/day after a one-time training cost of "
            f"{_usd(econ.training_cost)} ({econ.epochs} epochs)" if econ.finetuned_cost_per_day is not None else "")
         + ". "
         + ("Fine-tuning never pays back at this volume." if econ.break_even_days is None
            else f"It pays back after **{econ.break_even_days:,.1f} days** ({econ.break_even_date}).")
+        + (f" The fine-tune path ends on {econ.finetune_path_ends} (no fine-tunable successor)."
+           if econ.finetune_path_ends else "")
         + f" Prices: {info.source}, checked {info.checked}.",
         "",
         "![Cumulative cost per approach](CHART:break-even)",
@@ -130,13 +175,14 @@ def build(store: Store, dataset: Dataset, run_ids: Sequence[int], scenario: eco.
         "## Risks",
         "",
     ]
-    risks = []
-    if info.retires:
+    risks = [f"**{r.split(':', 1)[0]}.**{r.split(':', 1)[1]}" if ":" in r[:40] else r for r in rec.risks]
+    if info.retires and not any("retire" in r for r in rec.risks):
         risks.append(
             f"**Model retirement.** {info.id} retires on {info.retires.isoformat()}"
             + (f" and accepts no new fine-tuning jobs after {info.no_new_jobs.isoformat()}" if info.no_new_jobs else "")
             + (": the fine-tune would not pay back before then." if econ.retires_before_break_even
-               else "; a fine-tune must be rebuilt on its successor, and the lab's local backends keep working offline.")
+               else "; a fine-tune must be rebuilt on a fine-tunable successor, and the lab's local backends keep "
+                    "working offline.")
         )
     risks.append(
         "**Data freshness.** The evidence is frozen to dataset version "
@@ -146,13 +192,9 @@ def build(store: Store, dataset: Dataset, run_ids: Sequence[int], scenario: eco.
     if pii_examples:
         risks.append(f"**Personal data.** {pii_examples} examples contain PII: redact before sending them "
                      "to a hosted provider for training (the Dataset page does it in one click).")
-    if v.comparison is not None and not v.comparison.significant:
-        risks.append(f"**Small test set.** With {v.comparison.n} test examples only differences above about "
-                     f"{v.comparison.min_detectable_diff:.0%} points can be told apart: label more test data "
-                     "before betting on a small gap.")
-    md += [f"- {r}" for r in risks] + ["", "## Decision", "", f"**{v.sentence}**", ""]
-    if recommendation:
-        md += [recommendation, ""]
+    md += [f"- {r}" for r in risks] + [""]
+    if rec.contradictions:
+        md += ["**Your answers vs the measurements.**", ""] + [f"- {c}" for c in rec.contradictions] + [""]
     md += ["---", "", "### Runs behind every number", ""]
     for spec, r in by_spec.items():
         origin = f" · {r.origin}" if r.origin else ""

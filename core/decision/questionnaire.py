@@ -154,9 +154,13 @@ def _behaviour_triggers(q: Questionnaire) -> list[tuple[str, str]]:
         out.append(("ft-long-prompt",
                     f"The system prompt is {q.system_prompt_tokens:,} tokens (> {LONG_PROMPT_TOKENS}): a fine-tune "
                     "drops it from every call, cutting input tokens and latency."))
-    if q.calls_per_day >= HIGH_VOLUME_CALLS:
+    if q.calls_per_day >= HIGH_VOLUME_CALLS and q.pays_back_before_retirement is not False:
+        # Only where the economics do not say otherwise: a fine-tune that never pays back saves nothing.
         out.append(("ft-volume",
-                    f"{q.calls_per_day:,.0f} calls/day (≥ {HIGH_VOLUME_CALLS:,}): per-call savings repay training quickly."))
+                    f"{q.calls_per_day:,.0f} calls/day (≥ {HIGH_VOLUME_CALLS:,}): "
+                    + ("the economics below say the fine-tune pays back before its base model retires."
+                       if q.pays_back_before_retirement else
+                       "per-call savings may repay training — check the break-even below.")))
     if q.small_must_match_large:
         out.append(("ft-distill", "A small model must match a large one: fine-tune (distil) the small model on the large one's labels."))
     if _too_slow_for_hosted(q):
@@ -269,15 +273,18 @@ def _done(b: _Builder) -> Decision:
 
 # --- drawing --------------------------------------------------------------------------------
 
-def flow_dot(decision: Decision | None = None, rankdir: str = "TB") -> str:
-    """Graphviz DOT of the ladder; the path of `decision` is highlighted (st.graphviz_chart draws it)."""
+def flow_dot(decision: Decision | None = None, rankdir: str = "LR") -> str:
+    """Graphviz DOT of the ladder; the path of `decision` is highlighted (st.graphviz_chart draws it).
+
+    Left to right and in large type, so that drawn across the page's full width its text stays readable
+    on a meeting-room screen (a tall graph squeezed into half a column came out a few pixels high)."""
     on_path = set(decision.path) if decision else set()
     taken = decision.edges_taken() if decision else set()
     lines = [
         "digraph decide {",
-        f'  rankdir={rankdir}; bgcolor="transparent"; nodesep=0.25; ranksep=0.35;',
-        '  node [fontname="Helvetica", fontsize=13, style="rounded,filled", fillcolor="#f4f4f5", color="#a1a1aa", fontcolor="#3f3f46"];',
-        '  edge [fontname="Helvetica", fontsize=11, color="#a1a1aa", fontcolor="#71717a"];',
+        f'  rankdir={rankdir}; bgcolor="transparent"; nodesep=0.3; ranksep=0.45;',
+        '  node [fontname="Helvetica", fontsize=20, margin="0.2,0.1", style="rounded,filled", fillcolor="#f4f4f5", color="#a1a1aa", fontcolor="#3f3f46"];',
+        '  edge [fontname="Helvetica", fontsize=17, color="#a1a1aa", fontcolor="#52525b"];',
     ]
     for node, (label, kind) in NODES.items():
         shape = {"start": "oval", "question": "diamond", "outcome": "box"}[kind]

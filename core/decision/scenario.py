@@ -44,7 +44,7 @@ def token_defaults(dataset: Dataset | None, system_prompt: str, model: str,
     return counted or eco.guessed_profile(system_prompt_tokens)
 
 
-def headline(c: eco.Comparison, info: ModelInfo, training_tokens: float, epochs: int) -> list[Figure]:
+def headline(c: eco.CostComparison, info: ModelInfo, training_tokens: float, epochs: int) -> list[Figure]:
     """The four figures above the charts: prompting and fine-tuned cost per day (with the difference), the
     one-time training cost, and the break-even day ("never" when the fine-tune never pays back)."""
     diff = None if c.finetuned_cost_per_day is None else f"{c.finetuned_cost_per_day - c.baseline_cost_per_day:+,.2f} $/day"
@@ -58,7 +58,7 @@ def headline(c: eco.Comparison, info: ModelInfo, training_tokens: float, epochs:
     ]
 
 
-def payback_sentences(c: eco.Comparison) -> tuple[str | None, str | None]:
+def payback_sentences(c: eco.CostComparison) -> tuple[str | None, str | None]:
     """(good news, volume needed): that the fine-tune pays back before its base model retires, and how many
     calls a day it needs to — None where there is nothing to say."""
     good = (f"Pays back on {c.break_even_date}, before {c.model} retires on {c.retires}."
@@ -69,8 +69,14 @@ def payback_sentences(c: eco.Comparison) -> tuple[str | None, str | None]:
     return good, need
 
 
-def retraining_sentence(c: eco.Comparison) -> str | None:
-    """Why the cumulative cost steps up: a re-training when the base model retires (None: no re-training)."""
+def retraining_sentence(c: eco.CostComparison) -> str | None:
+    """Why the cumulative cost steps up (a re-training on a fine-tunable successor) or the fine-tune line stops
+    (no fine-tunable successor: the path ends at retirement); None when neither happens within the horizon."""
+    if c.finetune_path_ends:
+        return (f"The fine-tune line stops on {c.finetune_path_ends}: {c.model} retires and the catalog names "
+                + ("no successor" if not c.successor else f"a successor ({c.successor}) that cannot be fine-tuned")
+                + ", so the fine-tune path ends there; from then the total counts prompting. Total over the horizon: "
+                + ", ".join(f"{k} ${v:,.2f}" for k, v in c.tco.items()) + ".")
     if not c.retraining_days:
         return None
     return (f"The step on day {c.retraining_days[0]} is re-training on a successor when {c.model} retires "

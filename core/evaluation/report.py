@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from core.evaluation import runs as runs_mod
-from core.evaluation.metrics import RunMetrics, compute, correct_vector
+from core.evaluation.metrics import RunMetrics, compute, correct_vector, is_correct
 from core.evaluation.stats import Comparison, aligned, compare
 from core.store import Store
 from core.evaluation.verdict import Entry, Verdict, pick_verdict
@@ -62,7 +62,7 @@ def long_rows(rep: EvaluationReport) -> list[dict]:
         for r in rows:
             out.append({"approach": name, "example_idx": r["example_idx"], "example_id": r["example_id"],
                         "text": r["text"], "gold": r["gold"], "predicted": r["label"],
-                        "correct": r["label"] is not None and r["label"] == r["gold"], "raw_output": r["raw_output"],
+                        "correct": is_correct(r), "raw_output": r["raw_output"],
                         "latency_ms": r["latency_ms"], "input_tokens": r["input_tokens"],
                         "output_tokens": r["output_tokens"], "cost_usd": r["cost_usd"], "error": r["error"]})
     return out
@@ -89,3 +89,39 @@ def to_json(rep: EvaluationReport) -> dict:
         "comparison": rep.comparison.to_dict() if rep.comparison else None,
         "verdict": rep.verdict.to_dict(),
     }
+
+
+# --- what the Evaluate page tabulates ------------------------------------------------------------
+
+ERROR_VIEWS = ("examples some approach got wrong", "examples where approaches disagree", "all")
+
+
+def error_rows(rep: EvaluationReport, view: str = ERROR_VIEWS[0], gold: Sequence[str] = ()) -> list[dict]:
+    """The side-by-side rows a user inspects: those some approach got wrong, those where approaches disagree
+    (an invalid output or a failed call counts as its own answer), or all; optionally only some gold labels."""
+    if view not in ERROR_VIEWS:
+        raise ValueError(f"view must be one of {', '.join(ERROR_VIEWS)}")
+    names = list(rep.metrics)
+    out = []
+    for row in side_by_side(rep):
+        answers = [row[n] for n in names]
+        keep = (view == "all" or (view == ERROR_VIEWS[0] and any(a != row["gold"] for a in answers))
+                or (view == ERROR_VIEWS[1] and len(set(answers)) > 1))
+        if keep and (not gold or row["gold"] in gold):
+            out.append(row)
+    return out
+
+
+def standings_rows(rep: EvaluationReport) -> list[dict]:
+    """One row per approach, most accurate first: named in words, its spec beside it."""
+    from core.backends import describe, family
+
+    rows = []
+    for s in rep.verdict.standings:
+        m = rep.metrics[s.spec]
+        base = s.spec.split(" (run ", 1)[0]
+        rows.append({"approach": describe(base), "family": family(base), "spec": s.spec, "accuracy": s.accuracy,
+                     "95 % CI": f"{s.accuracy_ci95[0]:.1%} – {s.accuracy_ci95[1]:.1%}", "macro-F1": s.macro_f1,
+                     "invalid": s.invalid_rate, "p50 ms": m.latency_p50_ms, "p95 ms": m.latency_p95_ms,
+                     "tokens in/call": m.input_tokens_per_call, "$ / 1k calls": s.cost_per_1k_usd, "n": s.n})
+    return rows

@@ -1,4 +1,8 @@
-"""Verdict: which approach to use, why, whether the evidence is significant, and what it costs.
+"""Verdict: the standings of the runs (Wilson intervals) and the best two compared — the statistics view.
+
+The one recommendation every page, the memo and the CLI show is core.decision.recommendation's
+(all approaches against the best, Holm-corrected, priced at the user's volume); this module's
+standings feed the charts and its sentence is the two-approach summary the report keeps.
 
 A structured object (for the Decide page and the memo) plus one plain sentence.
 Rule: the most accurate approach wins if its lead over the runner-up is
@@ -13,7 +17,7 @@ from typing import Sequence
 
 from core.backends import family
 from core.evaluation.metrics import RunMetrics
-from core.evaluation.stats import Comparison, accuracy_ci, aligned, compare
+from core.evaluation.stats import Comparison, aligned, compare, wilson_ci
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ def pick_verdict(entries: Sequence[Entry], seed: int = 0) -> Verdict:
         return Verdict(None, "none", "Nothing evaluated yet: run at least two approaches on the test split.",
                        None, None, None, None)
     standings = sorted(
-        (Standing(e.spec, family(e.spec), e.metrics.accuracy, accuracy_ci(list(e.correct.values()), seed),
+        (Standing(e.spec, family(e.spec), e.metrics.accuracy, wilson_ci(list(e.correct.values())),
                   e.metrics.macro_f1, e.metrics.cost_per_1k_usd, e.metrics.latency_p50_ms, e.metrics.invalid_rate,
                   e.metrics.n) for e in entries),
         key=lambda s: (-s.accuracy, _cost(s), s.latency_p50_ms or 0.0),
@@ -92,7 +96,8 @@ def pick_verdict(entries: Sequence[Entry], seed: int = 0) -> Verdict:
     else:
         if _cost(runner) < _cost(best):
             rec, reason, edge = runner, "as-accurate-and-cheaper", f"cheaper ({_money(runner.cost_per_1k_usd)} vs {_money(best.cost_per_1k_usd)})"
-        elif _cost(runner) == _cost(best) and (runner.latency_p50_ms or 0) < (best.latency_p50_ms or 0) * 0.8:
+        elif (_cost(runner) == _cost(best) and runner.latency_p50_ms is not None and best.latency_p50_ms is not None
+              and runner.latency_p50_ms < best.latency_p50_ms * 0.8):  # unmeasured latency (Batch API): never "faster"
             rec, reason, edge = runner, "as-accurate-and-faster", (
                 f"faster ({runner.latency_p50_ms:.0f} vs {best.latency_p50_ms:.0f} ms per call)")
         else:

@@ -5,6 +5,7 @@ Backends (the `--backend` of `python -m core train`):
     local-setfit          SetFit: contrastive fine-tuning of the embedded MiniLM + a logistic-regression head
     local-lora            LoRA on Gemma 3 270M, trained on the same chat JSONL a hosted provider takes
     openai:<base-model>   any OpenAI-compatible fine-tuning API (OpenAI, Azure OpenAI, …)
+    together:<base-model>, fireworks:<base-model>, …   every provider of core/training/providers/
 
 Nothing in this package imports torch at import time: `options` (typed
 hyperparameters and the cost/time estimate), `guards`, `curves` and `hosted`
@@ -30,5 +31,7 @@ class JobCancelled(Exception):
 
 
 def parse_backend(text: str) -> tuple[str, str]:
-    """`local-setfit` | `local-lora` | `openai:<base-model>` → (backend, base model)."""
-    return specs.backend_and_model(text, {LOCAL_SETFIT: SETFIT_BASE, LOCAL_LORA: LORA_BASE}, (HOSTED,))
+    """`local-setfit` | `local-lora` | `<provider>:<base-model>` (a registered provider) → (backend, base model)."""
+    from core.training import providers
+
+    return specs.backend_and_model(text, {LOCAL_SETFIT: SETFIT_BASE, LOCAL_LORA: LORA_BASE}, providers.names())

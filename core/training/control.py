@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from core.store import Store
-from core.training import HOSTED, jobs
+from core.training import jobs
 
 RESTARTABLE = ("interrupted", "failed", "cancelled")
 
@@ -28,13 +28,20 @@ def actions(job: jobs.Job) -> list[str]:
     offered = []
     if job.is_active:
         offered.append("cancel")
-    if job.backend == HOSTED and job.status == "running":
+    can_pause = not job.is_local and _provider_can(job.backend, "pause")
+    if can_pause and job.status == "running":
         offered.append("pause")
-    if job.backend == HOSTED and job.status == "paused":
+    if can_pause and job.status == "paused":
         offered.append("resume")
     if job.is_local and job.status in RESTARTABLE:
         offered.append("restart")
     return offered
+
+
+def _provider_can(name: str, what: str) -> bool:
+    from core.training import providers
+
+    return providers.is_provider(name) and getattr(providers.get(name).capabilities, what)
 
 
 def act(store: Store, job: jobs.Job, action: str, client_factory: Callable[[], Any] | None = None) -> jobs.Job:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from core.training.options import OPTIONS
+from core.training.options import options_class
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def _kinds(annotation) -> tuple[set, tuple]:
 def option_inputs(backend: str) -> list[OptionInput]:
     """One input per hyperparameter of this backend, in the options' field order."""
     inputs = []
-    for name, field in OPTIONS[backend].model_fields.items():
+    for name, field in options_class(backend).model_fields.items():
         label, default, help_ = name.replace("_", " ").capitalize(), field.default, field.description or ""
         plain, literals = _kinds(field.annotation)
         if plain == {bool}:

@@ -1,285 +1,127 @@
-"""Hosted backend: the OpenAI fine-tuning API through the openai client — OpenAI, Azure OpenAI or any server
-implementing `/v1/files` and `/v1/fine_tuning/jobs`.
+"""Hosted fine-tuning, the same flow for every provider (core/training/providers/: OpenAI-compatible, Together
+AI, Fireworks AI, …):
 
-    launch()      validate the chat JSONL, upload it (purpose fine-tune), create the job; a refusal is a
-                  normal outcome recorded as `refused` with the provider's reason
-    poll_once()   status, new events (stored once each), metrics points, and at the end the result-file
-                  metrics CSV, checkpoints, trained tokens × catalog price = cost, and the model — registered once
+    launch()      convert and check the training file (line-numbered, against the provider's documented limits),
+                  record the job, upload and create; a refusal is a normal outcome recorded as `refused` with
+                  the provider's reason, any other error as `failed` — no job row ever claims success
+    poll_once()   the provider's status, new events (stored once each), loss points, and at the end the model —
+                  registered once, with trained tokens × catalog price = cost
     watch()       poll until the job is finished (the CLI); `ensure_polling` does it in a thread (the app)
-    resume_polling()  on app start: pick every unfinished hosted job up again
+    resume_on_start()  on app start: pick every unfinished hosted job up again, each with its provider's credentials
 
-The job row is written before anything is sent, and the provider's file and
-job ids the moment they exist, so a crash at any point leaves a job that the
-next start can find again (`recover_provider_id` asks the provider by metadata).
+A job's `backend` is its provider's name. The job row is written before anything is sent, and the provider's
+file and job ids the moment they exist, so a crash at any point leaves a job that the next start can find
+again (`recover_provider_id` asks the provider where it can).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import os
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from core.endpoint import Endpoint, client as make_client, explain, explain_exception
-from core.training import jobs
 from core.data.dataset import Dataset
+from core.endpoint import Endpoint, client as make_client, explain_exception
 from core.store import Store
-from core.training import HOSTED
-from core.training.chat import chat_records, preference_records, to_jsonl
-from core.training.options import Estimate, HostedOptions
+from core.training import jobs, providers
+from core.training.options import Estimate
+from core.training.providers import Progress, files
+from core.training.providers.files import InvalidTrainingFile  # noqa: F401 - the name callers catch
 
 POLL_S = float(os.environ.get("FTLAB_POLL_S", "10"))
+
+
+def provider_of(job_or_name) -> providers.Provider:
+    return providers.get(job_or_name if isinstance(job_or_name, str) else job_or_name.backend)
 
 
 # --- validation and estimate ------------------------------------------------------------
 
 
-def training_records(dataset: Dataset, opts: HostedOptions, split: str = "train") -> list[dict]:
-    examples = [e for e in dataset.split(split) if e.label is not None]
-    if opts.method == "dpo":
-        return preference_records(dataset.task, examples, seed=opts.seed or 7)
-    return chat_records(dataset.task, examples)
+def training_records(dataset: Dataset, opts, split: str = "train", provider: str = "openai") -> list[dict]:
+    return providers.get(provider).records(dataset, opts, split)
 
 
-def _record_messages(record: dict) -> list[dict]:
-    if "messages" in record:
-        return record["messages"]
-    return record["input"]["messages"] + record["preferred_output"]
+def validate(records: list[dict], dataset: Dataset, base_model: str, provider: str = "openai") -> list[str]:
+    """The errors that would make the provider refuse the file (empty: send it), each with its 1-based line."""
+    return providers.get(provider).validate(records, dataset, base_model)
 
 
-def validate(records: list[dict], dataset: Dataset, base_model: str) -> list[str]:
-    """The errors that would make the provider refuse the file (empty: send it), each with its 1-based line —
-    the Dataset page's own checks (core/data/validation.py); warnings do not block a launch."""
-    from core.data import validation as checks
-    from core.tokens import count_chat_tokens
-
-    labels = dataset.task.label_names
-    limit = _max_example_tokens(base_model)
-    found, answers = [], []
-    for line, rec in enumerate(records, 1):
-        msgs = _record_messages(rec)
-        found += checks.check_messages(msgs, line)
-        answer = msgs[-1].get("content") if msgs and isinstance(msgs[-1], dict) else None
-        answers.append(answer)
-        found += [f for f in (checks.check_label(str(answer), labels, line),
-                              checks.check_tokens(count_chat_tokens(msgs, base_model), limit, base_model, line)) if f]
-    found += checks.dataset_findings(answers, labels)
-    return [f"line {f.line}: {f.message}" if f.line else f.message for f in checks.errors(found)]
-
-
-def _catalog_row(base_model: str):
-    from core.catalog import load_catalog
-
-    try:
-        return load_catalog().get(base_model)
-    except KeyError:
-        return None
-
-
-def _max_example_tokens(base_model: str) -> int | None:
-    info = _catalog_row(base_model)
-    return info.max_example_tokens if info else None
-
-
-def estimate(dataset: Dataset, base_model: str, opts: HostedOptions) -> Estimate:
-    """Billed tokens (tokens in the file × epochs, OpenAI's default epochs when 'auto') and their price."""
-    from core.economics import estimate_training
-    from core.tokens import count_chat_tokens
-
-    records = training_records(dataset, opts)
-    tokens = [count_chat_tokens(_record_messages(r), base_model) for r in records]
-    info = _catalog_row(base_model)
-    notes = ["queue and training time depend on the provider (typically 10–60 min for a small file)"]
-    if info is None or info.training_per_1m is None:
-        notes.append(f"{base_model} has no training price in the catalog: cost unknown (add it on the Decide page)")
-        from core.economics import default_epochs
-
-        epochs = opts.n_epochs if isinstance(opts.n_epochs, int) else default_epochs(max(len(tokens), 1))
-        return Estimate(None, 0.0, len(records), tokens=sum(tokens) * epochs, notes=tuple(notes))
-    est = estimate_training(info, tokens, opts.n_epochs if isinstance(opts.n_epochs, int) else None)
-    notes.insert(0, f"{est.epochs} epochs × {est.tokens_per_epoch:,} tokens at ${info.training_per_1m:g}/1M")
-    if not info.can_start_jobs():
-        notes.append(f"{info.id} accepts no new fine-tuning jobs since {info.no_new_jobs}")
-    return Estimate(None, est.cost_usd, len(records), tokens=est.billed_tokens, notes=tuple(notes))
+def estimate(dataset: Dataset, base_model: str, opts, provider: str = "openai") -> Estimate:
+    """Billed tokens (tokens in the file × epochs) and their catalog price, with its source."""
+    return providers.get(provider).estimate(dataset, base_model, opts)
 
 
 def cost_of(base_model: str, trained_tokens: int | None) -> float | None:
-    from core.economics import training_cost_usd
-
-    info = _catalog_row(base_model)
-    if trained_tokens is None or info is None or info.training_per_1m is None:
-        return None
-    return training_cost_usd(info, trained_tokens)
+    return files.cost_of(base_model, trained_tokens)
 
 
 # --- launching ---------------------------------------------------------------------------
 
 
-class InvalidTrainingFile(ValueError):
-    def __init__(self, problems: list[str]):
-        super().__init__("the training file would be refused: " + "; ".join(problems[:5])
-                         + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
-        self.problems = problems
-
-
-def launch(store: Store, client, dataset: Dataset, base_model: str, opts: HostedOptions, *,
-           endpoint_label: str = "", estimate_: dict | None = None) -> jobs.Job:
-    """Validate, upload and create the job. Returns the job: `validating_files`/`queued`/… when the provider
-    took it, `refused` (with the provider's reason) or `failed` when it did not. Raises InvalidTrainingFile
-    before anything is sent when the file would be refused."""
+def launch(store: Store, client, dataset: Dataset, base_model: str, opts, *, endpoint_label: str = "",
+           estimate_: dict | None = None, provider: str = "openai") -> jobs.Job:
+    """Validate, upload and create the job. Returns the job: active when the provider took it, `refused` (with
+    the provider's reason) or `failed` when it did not. Raises InvalidTrainingFile before anything is sent
+    when the file would be refused."""
     from core.data import dataset as datasets
 
-    records = training_records(dataset, opts)
-    problems = validate(records, dataset, base_model)
+    prov = providers.get(provider)
+    problems = prov.validate(prov.records(dataset, opts), dataset, base_model)
     if problems:
         raise InvalidTrainingFile(problems)
     datasets.save(store, dataset)
     params = {**opts.model_dump(), "endpoint": endpoint_label}
-    job = jobs.create(store, HOSTED, base_model, dataset.hash, params, estimate=estimate_)
+    job = jobs.create(store, prov.name, base_model, dataset.hash, params, estimate=estimate_)
     try:
-        train_file = client.files.create(file=(f"ftlab-{dataset.hash}-train.jsonl", to_jsonl(records)),
-                                         purpose="fine-tune")
-        params["training_file"] = train_file.id
-        jobs.update(store, job.id, params=params)
-        jobs.add_event(store, job.id, "message", f"uploaded the training file ({len(records)} examples): {train_file.id}")
-        dev = training_records(dataset, opts, "dev") if opts.use_validation else []
-        if dev:
-            valid_file = client.files.create(file=(f"ftlab-{dataset.hash}-dev.jsonl", to_jsonl(dev)), purpose="fine-tune")
-            params["validation_file"] = valid_file.id
-            jobs.update(store, job.id, params=params)
-            jobs.add_event(store, job.id, "message", f"uploaded the validation file ({len(dev)} examples): {valid_file.id}")
-        created = client.fine_tuning.jobs.create(
-            model=base_model, training_file=train_file.id, validation_file=params.get("validation_file"),
-            method=opts.method_payload(), suffix=opts.suffix or None, seed=opts.seed,
-            # Found again by this metadata if the app dies before it records the provider's job id.
-            metadata={"ftlab_job": job.id, "ftlab_dataset": dataset.hash},
-        )
+        progress = prov.submit(store, client, job, dataset, opts)
     except Exception as exc:  # every failure is recorded on the job; the caller reads job.status / job.error
-        message, refused = explain_exception(exc)
+        message, refused = explain_exception(exc, prov.name)
         jobs.set_status(store, job.id, "refused" if refused else "failed", message, error=message)
         return jobs.get(store, job.id)
-    jobs.update(store, job.id, provider_id=created.id)
-    jobs.add_event(store, job.id, "message", f"provider job {created.id} created")
-    _apply_status(store, job.id, created)
+    apply(store, jobs.get(store, job.id), progress)
     return jobs.get(store, job.id)
 
 
 # --- polling -----------------------------------------------------------------------------
 
 
-def _apply_status(store: Store, job_id: str, ft) -> None:
-    status = ft.status
-    if status in ("validating_files", "queued", "running", "paused"):
-        jobs.set_status(store, job_id, status, f"{status.replace('_', ' ')}")
-    elif status == "failed":
-        err = ft.error
-        message = explain(err.code, err.message) if err is not None else "the provider reports the job failed"
-        jobs.set_status(store, job_id, "failed", f"failed: {message}", error=message)
-    elif status == "cancelled":
-        jobs.set_status(store, job_id, "cancelled", "cancelled")
-
-
-def _sync_events(store: Store, client, job: jobs.Job) -> None:
-    """Store the provider's new events (newest first from the API; stop at the first one already stored)."""
-    known = {e.provider_event_id for e in jobs.events(store, job.id) if e.provider_event_id}
-    fresh = []
-    page = client.fine_tuning.jobs.list_events(job.provider_id, limit=100)
-    while True:
-        batch = [ev for ev in page.data if ev.id not in known]
-        fresh += batch
-        if len(batch) < len(page.data) or not page.has_next_page():
-            break
-        page = page.get_next_page()
-    last_step = None
-    for ev in reversed(fresh):  # oldest first
-        at = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(ev.created_at))
-        data = ev.data if isinstance(ev.data, dict) else None
-        if ev.type == "metrics" and data and "step" in data:
-            values = {k: data.get(k) for k in ("train_loss", "valid_loss", "full_valid_loss",
-                                               "train_mean_token_accuracy", "valid_mean_token_accuracy")}
-            jobs.record_metrics(store, job.id, int(data["step"]), provider_event_id=ev.id, at=at, **values)
-            if data.get("total_steps"):
-                last_step = (int(data["step"]), int(data["total_steps"]))
-        else:
-            jobs.add_event(store, job.id, "message", ev.message, {"level": ev.level}, provider_event_id=ev.id, at=at)
-    if last_step:
-        step, total = last_step
-        jobs.set_progress(store, job.id, step / total, f"step {step}/{total}")
-
-
-def parse_metrics_csv(content: bytes | str) -> list[dict[str, float]]:
-    """The result file's step metrics: plain CSV, or base64 of it (as OpenAI serves it)."""
-    import pandas as pd
-
-    raw = content.encode() if isinstance(content, str) else content
-    if not raw.lstrip().startswith(b"step"):
-        try:
-            raw = base64.b64decode(raw, validate=False)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError("the result file is neither CSV nor base64-encoded CSV") from exc
-    frame = pd.read_csv(io.BytesIO(raw))
-    if "step" not in frame.columns:
-        raise ValueError(f"the result file has no 'step' column (columns: {', '.join(frame.columns)})")
-    rows = []
-    for rec in frame.to_dict("records"):
-        rows.append({k: (int(v) if k == "step" else float(v)) for k, v in rec.items()
-                     if v == v and v is not None and str(v) != ""})  # v == v drops NaN
-    return rows
-
-
-def _finish(store: Store, client, job: jobs.Job, ft) -> None:
-    """Result metrics, checkpoints, cost — then register the model (once, whoever gets here first)."""
-    for file_id in ft.result_files or []:
-        try:
-            rows = parse_metrics_csv(client.files.content(file_id).content)
-        except Exception as exc:  # the model is still good without its curves
-            jobs.add_event(store, job.id, "message", f"could not read the result file {file_id}: {exc}")
-            continue
-        for row in rows:
-            step = row.pop("step")
-            if "train_accuracy" in row:
-                row["train_mean_token_accuracy"] = row.pop("train_accuracy")
-            jobs.record_metrics(store, job.id, step, provider_event_id=f"{file_id}:{step}", **row)
-    try:
-        for ck in client.fine_tuning.jobs.checkpoints.list(job.provider_id).data:
-            m = ck.metrics
-            jobs.add_event(store, job.id, "message",
-                           f"checkpoint at step {ck.step_number}: {ck.fine_tuned_model_checkpoint}",
-                           {"checkpoint": ck.fine_tuned_model_checkpoint, "step": ck.step_number,
-                            "valid_loss": m.valid_loss, "train_loss": m.train_loss}, provider_event_id=ck.id)
-    except Exception as exc:  # servers without checkpoints still give a model
-        jobs.add_event(store, job.id, "message", f"checkpoints not available: {exc}",
-                       provider_event_id="checkpoints-unavailable")
-    cost = cost_of(job.base_model, ft.trained_tokens)
-    jobs.succeed(store, job.id, ft.fine_tuned_model, cost_usd=cost, trained_tokens=ft.trained_tokens,
-                 message=f"succeeded: {ft.fine_tuned_model}"
-                         + (f" ({ft.trained_tokens:,} trained tokens, ${cost:.2f})" if cost is not None else ""))
+def apply(store: Store, job: jobs.Job, progress: Progress) -> None:
+    """Write what the provider said: a status (never `succeeded` without a model), progress, or the model —
+    registered once, whoever gets here first."""
+    if progress.fraction is not None:
+        jobs.set_progress(store, job.id, progress.fraction, progress.note)
+    if progress.status == "succeeded":
+        if not progress.model:
+            message = "the provider reports success but names no model"
+            jobs.set_status(store, job.id, "failed", f"failed: {message}", error=message)
+            return
+        cost = progress.cost_usd if progress.cost_usd is not None else cost_of(job.base_model, progress.trained_tokens)
+        jobs.succeed(store, job.id, progress.model, cost_usd=cost, trained_tokens=progress.trained_tokens,
+                     message=f"succeeded: {progress.model}"
+                             + (f" ({progress.trained_tokens:,} trained tokens, ${cost:.2f})"
+                                if cost is not None and progress.trained_tokens else ""))
+    elif progress.status in jobs.STATUSES:
+        jobs.set_status(store, job.id, progress.status, progress.message or progress.status.replace("_", " "),
+                        error=progress.error)
 
 
 def poll_once(store: Store, client, job_id: str) -> jobs.Job:
     job = jobs.get(store, job_id)
-    if job.backend != HOSTED or not job.is_active:
+    if job.is_local or not job.is_active:
         return job
     if not job.provider_id and not recover_provider_id(store, client, job):
         return jobs.get(store, job_id)
     job = jobs.get(store, job_id)
-    ft = client.fine_tuning.jobs.retrieve(job.provider_id)
-    _sync_events(store, client, job)
-    if ft.status == "succeeded":
-        _finish(store, client, job, ft)
-    else:
-        _apply_status(store, job_id, ft)
+    apply(store, job, provider_of(job).poll(store, client, job))
     return jobs.get(store, job_id)
 
 
 def recover_provider_id(store: Store, client, job: jobs.Job, give_up_after_s: float = 600) -> bool:
-    """A job whose launch was interrupted before the provider's id was stored: find it by its metadata."""
-    for ft in client.fine_tuning.jobs.list(metadata={"ftlab_job": job.id}, limit=10).data:
-        jobs.update(store, job.id, provider_id=ft.id)
-        jobs.add_event(store, job.id, "message", f"found the provider's job {ft.id} again")
+    """A job whose launch was interrupted before the provider's id was stored: find it again where the provider
+    allows (OpenAI: by metadata; Fireworks: by the job id the lab chose)."""
+    if provider_of(job).recover(store, client, job):
         return True
     age = jobs.age_s(job.created_at) or 0
     if age > give_up_after_s:
@@ -293,12 +135,13 @@ def watch(store: Store, client, job_id: str, interval_s: float = POLL_S, timeout
     """Poll until the job is finished (or timeout / stop). Transient errors are recorded and retried."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     last_error = None
+    provider = jobs.get(store, job_id).backend
     while True:
         try:
             job = poll_once(store, client, job_id)
             last_error = None
         except Exception as exc:
-            message, fatal = explain_exception(exc)
+            message, fatal = explain_exception(exc, provider)
             if message != last_error:  # one line per distinct problem, not one per poll
                 jobs.add_event(store, job_id, "message", f"polling failed: {message}")
                 last_error = message
@@ -326,17 +169,20 @@ def resume(store: Store, client, job_id: str) -> jobs.Job:
 
 def _act(store: Store, client, job_id: str, action: str) -> jobs.Job:
     job = jobs.get(store, job_id)
+    prov = provider_of(job)
     if not job.provider_id:
         if action == "cancel":
             return jobs.request_cancel(store, job_id)
         raise ValueError(f"job {job_id} has no provider job yet")
+    if not getattr(prov.capabilities, "pause" if action == "resume" else action, False):
+        raise ValueError(f"{prov.label} cannot {action} a job")
     try:
-        ft = getattr(client.fine_tuning.jobs, action)(job.provider_id)
+        progress = prov.cancel(store, client, job) if action == "cancel" else prov.act(store, client, job, action)
     except Exception as exc:
-        message, _ = explain_exception(exc)
+        message, _ = explain_exception(exc, prov.name)
         raise RuntimeError(f"could not {action} the job: {message}") from exc
     jobs.add_event(store, job_id, "message", f"{action} requested")
-    _apply_status(store, job_id, ft)
+    apply(store, job, progress)
     return jobs.get(store, job_id)
 
 
@@ -372,24 +218,43 @@ def ensure_polling(store_path: str, job_id: str, client_factory: Callable[[], An
         return True
 
 
-def resume_polling(store: Store, client_factory: Callable[[], Any], interval_s: float = POLL_S) -> list[str]:
-    """On app start: poll every unfinished hosted job again. Returns the ids now being polled."""
+def resume_polling(store: Store, client_factory: Callable[[], Any] | Mapping[str, Callable[[], Any]],
+                   interval_s: float = POLL_S) -> list[str]:
+    """On app start: poll every unfinished hosted job again, each with its provider's client (one factory: the
+    OpenAI-compatible jobs'; a mapping: provider name → factory). Returns the ids now being polled."""
+    factories = client_factory if isinstance(client_factory, Mapping) else {"openai": client_factory}
     started = []
-    for job in jobs.list_jobs(store, jobs.ACTIVE, backend=HOSTED):
-        if ensure_polling(str(store.path), job.id, client_factory, interval_s):
+    for job in jobs.list_jobs(store, jobs.ACTIVE):
+        factory = None if job.is_local else factories.get(job.backend)
+        if factory is not None and ensure_polling(str(store.path), job.id, factory, interval_s):
             started.append(job.id)
     return started
 
 
-def resume_on_start(store: Store, endpoint: Endpoint, public_mode: bool = False,
-                    interval_s: float = POLL_S) -> list[str]:
+def client_factory(endpoint: Endpoint) -> Callable[[], Any]:
+    """How a poller thread gets its provider's client for this endpoint."""
+    prov = providers.get(endpoint.provider)
+    return lambda: prov.client(endpoint)
+
+
+def resume_on_start(store: Store, endpoint: Endpoint, public_mode: bool = False, interval_s: float = POLL_S, *,
+                    secrets: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> list[str]:
     """What the app does once when it starts: local jobs whose worker died are marked interrupted, and
-    unfinished hosted jobs are polled again — with the configured key only, and never in public mode (a
-    visitor's page load must not reach a paid endpoint). Returns the ids now being polled."""
+    unfinished hosted jobs are polled again — the OpenAI-compatible ones with the configured endpoint, the other
+    providers' with the owner's credentials (secrets passed down, else the environment); never in public mode
+    (a visitor's page load must not reach a paid endpoint). Returns the ids now being polled."""
     jobs.reconcile_local(store)
-    if public_mode or not endpoint.configured:
+    if public_mode:
         return []
-    return resume_polling(store, lambda: make_client(endpoint), interval_s)
+    factories: dict[str, Callable[[], Any]] = {}
+    if endpoint.configured:
+        factories["openai"] = lambda: make_client(endpoint)
+    for prov in providers.all_providers():
+        if prov.name != "openai":
+            found = prov.credentials(secrets=secrets, environ=environ)
+            if found is not None:
+                factories[prov.name] = client_factory(found)
+    return resume_polling(store, factories, interval_s) if factories else []
 
 
 def polling(store_path: str, job_id: str) -> bool:

@@ -112,9 +112,11 @@ class Job:
         """How Evaluate runs the resulting model (None until it exists)."""
         if self.status != "succeeded" or not self.model_ref:
             return None
-        if self.backend == HOSTED_BACKEND:
-            # The plain-text prompt: the exact system prompt and answer format the model was trained on.
-            return f"openai:{self.model_ref}:zero-shot:output=text"
+        if not self.is_local:  # any hosted provider: its fine-tunes answer on an OpenAI-compatible endpoint
+            # The plain-text prompt: the exact system prompt and answer format the model was trained on. A provider
+            # with its own API names itself: Evaluate then calls its inference endpoint with its key (never stored).
+            where = f":provider={self.backend}" if self.backend != "openai" else ""
+            return f"openai:{self.model_ref}:zero-shot:output=text{where}"
         return f"local:{_FAMILY[self.backend]}:{self.id}"
 
     def summary(self) -> dict[str, Any]:
@@ -123,13 +125,15 @@ class Job:
                 "seconds": round(self.seconds, 1) if self.seconds is not None else None, "backend": self.backend,
                 "base_model": self.base_model, "dataset": self.dataset_hash, "approach": self.approach_spec,
                 "version": self.version, "trained_tokens": self.trained_tokens, "estimate": self.estimate,
-                "error": self.error}
+                "error": self.error, "provider": None if self.is_local else self.backend,
+                "provider_job_id": self.provider_id}
 
     @property
     def rollback_spec(self) -> str:
         """The baseline prompt approach this model replaces — always available to go back to."""
-        if self.backend == HOSTED_BACKEND:
-            return f"openai:{self.base_model}:zero-shot:output=text"
+        if not self.is_local:
+            where = f":provider={self.backend}" if self.backend != "openai" else ""
+            return f"openai:{self.base_model}:zero-shot:output=text{where}"
         return "local:zero-shot"
 
 
@@ -163,7 +167,7 @@ class ModelVersion:
 
 
 def new_job_id(backend: str) -> str:
-    return f"{_FAMILY.get(backend, 'job')}-{secrets.token_hex(4)}"
+    return f"{_FAMILY.get(backend, 'ft')}-{secrets.token_hex(4)}"
 
 
 def create(

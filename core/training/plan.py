@@ -15,7 +15,6 @@ from core.tiers import missing_modules
 from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, guards, parse_backend
 from core.training.chat import short_system_text, system_text, training_examples
 from core.training.options import Estimate, estimate_lora, estimate_setfit, options_for
-from core import endpoint as endpoints
 from core.endpoint import Endpoint
 from core.public_mode import PublicMode
 
@@ -31,7 +30,7 @@ class Plan:
 
     @property
     def is_local(self) -> bool:
-        return self.backend != HOSTED
+        return self.backend in (LOCAL_SETFIT, LOCAL_LORA)
 
 
 def make_plan(backend_spec: str, dataset: Dataset, options: dict | None = None,
@@ -51,7 +50,7 @@ def make_plan(backend_spec: str, dataset: Dataset, options: dict | None = None,
     else:
         from core.training import hosted
 
-        est = hosted.estimate(dataset, base_model, opts)
+        est = hosted.estimate(dataset, base_model, opts, provider=backend)
         return Plan(backend, base_model, dataset, opts, est, price_known=hosted.cost_of(base_model, 0) is not None)
     if est.examples < 2 or len({e.label for e in training_examples(dataset)}) < 2:
         raise ValueError("training needs labelled train examples of at least two labels")
@@ -83,10 +82,20 @@ def launch(store: Store, plan: Plan, *, endpoint=None, client=None, detach: bool
                             detach=detach)
     from core.training import hosted
 
-    client = client or endpoints.client(endpoint or Endpoint.from_env())
-    label = endpoint.label if endpoint else Endpoint.from_env().label
-    return hosted.launch(store, client, plan.dataset, plan.base_model, plan.options, endpoint_label=label,
-                         estimate_=plan.estimate.to_dict())
+    endpoint = endpoint or default_endpoint(plan.backend)
+    client = client or hosted.client_factory(endpoint)()
+    return hosted.launch(store, client, plan.dataset, plan.base_model, plan.options, endpoint_label=endpoint.label,
+                         estimate_=plan.estimate.to_dict(), provider=plan.backend)
+
+
+def default_endpoint(provider: str) -> Endpoint:
+    """The owner's endpoint for a provider from the environment (the CLI's): OpenAI's (or Azure's) variables, or
+    the provider's own (TOGETHER_API_KEY, FIREWORKS_API_KEY + FIREWORKS_ACCOUNT_ID, …)."""
+    if provider == HOSTED:
+        return Endpoint.from_env()
+    from core.training import providers
+
+    return providers.get(provider).credentials() or Endpoint(provider=provider)
 
 
 def launch_here(store: Store, plan: Plan, endpoint: Endpoint | None = None) -> jobs.Job:
@@ -96,5 +105,5 @@ def launch_here(store: Store, plan: Plan, endpoint: Endpoint | None = None) -> j
     if not job.is_local and job.status not in ("refused", "failed"):
         from core.training import hosted
 
-        hosted.ensure_polling(str(store.path), job.id, lambda: endpoints.client(endpoint or Endpoint.from_env()))
+        hosted.ensure_polling(str(store.path), job.id, hosted.client_factory(endpoint or default_endpoint(plan.backend)))
     return job

@@ -5,26 +5,28 @@ Pure functions over `jobs.Job` and `jobs.ModelVersion`; the page draws them.
 
 from __future__ import annotations
 
-from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT
+from core.training import HOSTED, LOCAL_LORA, LOCAL_SETFIT, providers
 from core.training.guards import duration
 from core.training.jobs import Event, Job, ModelVersion
 from core.training.options import Estimate
 
+# The local backends, then every hosted provider of the registry (core/training/providers/).
 BACKEND_NAMES = {
     LOCAL_SETFIT: "Local · SetFit (MiniLM)",
     LOCAL_LORA: "Local · LoRA (Gemma 3 270M)",
-    HOSTED: "Hosted · OpenAI-compatible API",
+    **{p.name: f"Hosted · {p.label}" for p in providers.all_providers()},
 }
 BACKEND_HELP = (
     "**SetFit**: contrastive fine-tuning of the embedded MiniLM sentence encoder plus a classification head — "
     "minutes on this CPU. **LoRA**: a small generative model trained on the very chat JSONL a hosted provider "
     "takes — the portable twin of hosted fine-tuning (~4 GB of memory). **Hosted**: OpenAI, Azure OpenAI or any "
-    "server implementing the fine-tuning API; costs money, runs on the provider."
+    "server implementing the fine-tuning API; costs money, runs on the provider. " + " ".join(
+        f"**{p.label}**: {p.help}" for p in providers.all_providers() if p.name != HOSTED)
 )
 DEFAULTS_NOTE = {
     LOCAL_SETFIT: "Defaults suit two CPU cores: steps are capped so that training takes minutes.",
     LOCAL_LORA: "Defaults from a measured sweep on this machine: r=8, learning rate 2e-3, 3 epochs.",
-    HOSTED: "'auto' lets the provider choose from the file size.",
+    **{p.name: p.defaults_note for p in providers.all_providers()},
 }
 STATUS_ICON = {"pending": ":material/hourglass_empty:", "validating_files": ":material/fact_check:",
                "queued": ":material/schedule:", "running": ":material/autorenew:", "paused": ":material/pause:",
@@ -131,3 +133,21 @@ def model_rows(versions: list[ModelVersion]) -> list[dict]:
         "model": v.name, "approach spec": v.approach_spec, "version": v.version,
         "dataset": (v.dataset_hash or "")[:8], "job": v.job_id or "", "rollback": "baseline" if v.baseline else "",
     } for v in versions]
+
+
+def provider_caption(name: str) -> str:
+    """A hosted provider in one line: its availability and what its API offers."""
+    p = providers.get(name)
+    return f"{p.availability} Offers: {p.capabilities.words()}."
+
+
+def model_note(job: Job) -> str | None:
+    """Where a provider's fine-tune answers (None for local models and OpenAI-compatible servers)."""
+    if job.is_local or job.backend == HOSTED or not providers.is_provider(job.backend):
+        return None
+    from core.endpoint import Endpoint
+
+    p = providers.get(job.backend)
+    url = p.inference_endpoint(Endpoint(base_url=job.params.get("endpoint") or None, provider=p.name)).base_url
+    return (f"It answers on {p.label}'s OpenAI-compatible endpoint `{url}`: Evaluate calls it there with this "
+            f"session's {p.label} key (or ${p.credentials_needed[0].env}), never the sidebar's endpoint.")

@@ -78,7 +78,14 @@ def test_a_job_is_watched_to_success_registered_once_with_cost_and_its_model_ans
         assert [m.job_id for m in jobs.models(store) if not m.baseline] == [job.id]
         assert job.trained_tokens > 0 and job.cost_usd == pytest.approx(
             job.trained_tokens * (0.48 if name == "together" else 0.50) / 1e6)
-        assert job.approach_spec == f"openai:{job.model_ref}:zero-shot:output=text:provider={name}"
+        assert job.approach_spec == (f"openai:{job.model_ref}:zero-shot:output=text:provider={name}"
+                                     f":tuned_from={job.base_model}")
+        # A provider's fine-tune id has no `ft:` prefix: it is still filed, and named, as a fine-tune of its base.
+        from core.backends import describe, family
+
+        assert family(job.approach_spec) == "fine-tuned"
+        assert describe(job.approach_spec).startswith(f"{job.base_model} fine-tuned on {name} (")
+        assert family(job.rollback_spec) == "prompting"
         # Evaluate runs it on the provider's inference endpoint with the provider's key (none in the spec)
         from core.backends import approach_from_spec
         from core.evaluation import runs
@@ -186,7 +193,7 @@ def test_cli_trains_on_a_provider_and_waits_for_the_model(name, workspace, monke
         root = server.root_url
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["status"] == "succeeded" and data["provider"] == name, data
-    assert data["approach"] == f"openai:{data['model']}:zero-shot:output=text:provider={name}"
+    assert data["approach"].startswith(f"openai:{data['model']}:zero-shot:output=text:provider={name}:tuned_from=")
     assert data["inference_base_url"].startswith(root)
     with CASES[name][0]() as server:  # the CLI evaluates it on the provider's endpoint, credentials from the env
         monkeypatch.setenv(f"{prefix}_BASE_URL", server.root_url)

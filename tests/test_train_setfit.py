@@ -39,7 +39,7 @@ def test_pairs_grow_with_the_square_of_the_examples_and_steps_are_capped():
 
 def test_the_defaults_follow_the_sweep_and_the_estimate_says_what_is_capped_and_why():
     opts = SetFitOptions()
-    assert (opts.head_c, opts.tfidf_blend, opts.max_seq_length, opts.max_steps) == (10.0, True, 256, 65)
+    assert (opts.head_c, opts.tfidf_blend, opts.max_seq_length, opts.max_steps) == (None, True, 256, 65)
     assert opts.max_examples_per_class is None  # the head learns from every example
     ds = repeated_dataset(100)
     train = ds.split("train")

@@ -37,7 +37,7 @@ from core.approach import Approach, Prediction
 from core.backends import per_k, register
 from core.data.dataset import Example
 from core.prompting import PromptConfig, format_answer, messages as render_messages, select_exemplars
-from core.training.gemma_scorer import ANSWER_END, GEMMA3_CHAT_TEMPLATE, GemmaScorer  # noqa: F401 (re-exported)
+from core.training.gemma_scorer import GemmaScorer
 
 MODEL = "gemma-3-270m"
 # float32: on this CPU (avx512_bf16, no AMX) bfloat16 was not faster — sample task zero-shot 1.25 s vs 0.84 s

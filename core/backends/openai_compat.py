@@ -85,7 +85,7 @@ class ChatApproach(Approach):
     def __init__(self, model: str, method: str = "zero-shot", *, k: int = 0, seed: int = 0,
                  descriptions: bool = True, output: str = "json", structured: str | bool = "auto",
                  temperature: float = 0.0, retriever: str | None = None, batch: bool = False,
-                 prompt: PromptConfig | None = None, provider: str | None = None,
+                 prompt: PromptConfig | None = None, provider: str | None = None, tuned_from: str | None = None,
                  store=None, api_key: str | None = None, base_url: str | None = None,
                  concurrency: int = DEFAULT_CONCURRENCY, max_retries: int = DEFAULT_MAX_RETRIES,
                  timeout: float = DEFAULT_TIMEOUT_S, prices: tuple[float, float] | None = None,
@@ -116,6 +116,9 @@ class ChatApproach(Approach):
         # A hosted provider's fine-tune (provider=together, …) answers on that provider's inference endpoint with
         # that provider's key — resolved here, never written in the spec or the store (core/training/providers).
         self.provider = provider if provider and provider != "openai" else None
+        # A provider's fine-tune id carries no `ft:` prefix (Together: `user/…-abc123`, Fireworks:
+        # `accounts/…/models/…`): the base model it was tuned from is named so that it is filed as fine-tuned.
+        self.tuned_from = tuned_from or None
         if self.provider:
             from core.training.providers import inference_endpoint
 
@@ -136,6 +139,7 @@ class ChatApproach(Approach):
             "retriever": self.retriever,
             "batch": self.batch,
             **({"provider": self.provider} if self.provider else {}),
+            **({"tuned_from": self.tuned_from} if self.tuned_from else {}),
             **({"prices": list(self.prices)} if self.prices is not None else {}),
         }
 
@@ -147,6 +151,8 @@ class ChatApproach(Approach):
             shown["batch"] = True
         if self.provider:
             shown["provider"] = self.provider
+        if self.tuned_from:
+            shown["tuned_from"] = self.tuned_from
         return str(Spec(self.backend, self.method, self.model, shown, arg=self.arg))
 
     # -- fit: choose the exemplars (few-shot) or index the train split (RAG)
@@ -423,7 +429,7 @@ def _factory(method: str):
     def build(spec: Spec, **options: Any) -> ChatApproach:
         allowed = {"zero-shot": {"seed", "descriptions", "output", "structured", "temperature", "batch"},
                    "few-shot": {"k", "seed", "descriptions", "output", "structured", "temperature", "batch"},
-                   "rag": {"k", "retriever", "descriptions", "output", "structured", "temperature", "batch"}}[method] | {"provider"}
+                   "rag": {"k", "retriever", "descriptions", "output", "structured", "temperature", "batch"}}[method] | {"provider", "tuned_from"}
         unknown = set(spec.params) - allowed
         if unknown:
             raise ValueError(f"openai:<model>:{method} does not take {', '.join(sorted(unknown))}; "
@@ -438,13 +444,18 @@ def _factory(method: str):
 
 def chat_family(spec: Spec) -> str:
     """A fine-tuned model stays fine-tuned however it is asked; otherwise RAG or prompting by method."""
-    if spec.model.startswith("ft:"):
+    if spec.model.startswith("ft:") or spec.params.get("tuned_from"):
         return "fine-tuned"
     return "rag" if spec.method == "rag" else "prompting"
 
 
-def chat_model_words(model: str) -> str:
-    """`ft:gpt-4o-mini-2024-07-18:org::abc` → `gpt-4o-mini-2024-07-18 fine-tuned (abc)`."""
+def chat_model_words(model: str, params: dict | None = None) -> str:
+    """`ft:gpt-4o-mini-2024-07-18:org::abc` → `gpt-4o-mini-2024-07-18 fine-tuned (abc)`; a provider's fine-tune
+    (`tuned_from=<base>`) → `<base> fine-tuned on together (<model id>)`."""
+    params = params or {}
+    if params.get("tuned_from"):
+        where = f" on {params['provider']}" if params.get("provider") else ""
+        return f"{params['tuned_from']} fine-tuned{where} ({model})"
     if model.startswith("ft:"):
         parts = model.split(":")
         return f"{parts[1]} fine-tuned ({parts[-1]})" if len(parts) > 2 else model
@@ -457,4 +468,4 @@ _CHAT_WORDS = {"zero-shot": lambda s: "zero-shot prompt",
 
 for _method in ("zero-shot", "few-shot", "rag"):
     register("openai", _method, family=chat_family,
-             words=lambda s, m=_method: f"{chat_model_words(s.model)} · {_CHAT_WORDS[m](s)}")(_factory(_method))
+             words=lambda s, m=_method: f"{chat_model_words(s.model, s.params)} · {_CHAT_WORDS[m](s)}")(_factory(_method))

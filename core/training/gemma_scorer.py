@@ -141,7 +141,7 @@ class GemmaScorer:
         import torch
 
         head = self.head(answers)
-        n, n_ans = len(rests), len(answers)
+        n = len(rests)
         pad = self.tok.pad_token_id
         width = max(map(len, rests))
         tails = [a[:-1] for a in answers]  # the answer tokens fed in (each one predicts the next)

@@ -115,7 +115,7 @@ class Job:
         if not self.is_local:  # any hosted provider: its fine-tunes answer on an OpenAI-compatible endpoint
             # The plain-text prompt: the exact system prompt and answer format the model was trained on. A provider
             # with its own API names itself: Evaluate then calls its inference endpoint with its key (never stored).
-            where = f":provider={self.backend}" if self.backend != "openai" else ""
+            where = f":provider={self.backend}:tuned_from={self.base_model}" if self.backend != "openai" else ""
             return f"openai:{self.model_ref}:zero-shot:output=text{where}"
         return f"local:{_FAMILY[self.backend]}:{self.id}"
 

@@ -33,6 +33,7 @@ from core.data.dataset import Dataset
 from core.encoder import prepare_torch_env
 from core.data.task import Task
 from core.training import LORA_BASE
+from core.training.gemma_scorer import ANSWER_END  # the one end-of-answer marker, shared with the scorer
 from core.training.chat import chat_records, short_system_text, system_text, training_examples
 from core.training.options import LORA_DEV_EXAMPLES, LoraOptions
 
@@ -44,7 +45,6 @@ TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"
 # Gemma's chat turns (the GGUF of the base model carries no chat template). The system prompt goes into the
 # first user turn, as Gemma's own template does.
 USER_OPEN, TURN_CLOSE, MODEL_OPEN = "<start_of_turn>user\n", "<end_of_turn>\n", "<start_of_turn>model\n"
-ANSWER_END = "<end_of_turn>"
 
 
 # --- the base model -----------------------------------------------------------------------------

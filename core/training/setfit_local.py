@@ -169,12 +169,15 @@ def logistic_head(head_c: float | None, y: Sequence[int]):
     smallest = min(Counter(y).values())
     if head_c or smallest < HEAD_CV_MIN_PER_CLASS:
         return LogisticRegression(C=head_c or HEAD_C_FALLBACK, max_iter=3000)
-    return LogisticRegressionCV(Cs=list(HEAD_CS), cv=min(HEAD_CV_FOLDS, smallest), max_iter=3000)
+    return LogisticRegressionCV(Cs=list(HEAD_CS), cv=min(HEAD_CV_FOLDS, smallest), max_iter=3000,
+                                use_legacy_attributes=False)  # scikit-learn 1.10's attributes (C_ a float)
 
 
 def head_c_of(head) -> float:
     """The C the fitted head uses (the cross-validated choice, or the one it was given)."""
-    return float(head.C_[0]) if hasattr(head, "C_") else float(head.C)
+    import numpy as np
+
+    return float(np.ravel(head.C_)[0]) if hasattr(head, "C_") else float(head.C)
 
 
 def tfidf_pipeline():

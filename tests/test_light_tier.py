@@ -35,6 +35,11 @@ def test_every_page_renders_without_the_local_tier(tmp_path):
                 at.switch_page(page).run()
             if at.exception:
                 problems.append(f"{{page}}: {{[e.value for e in at.exception]}}")
+            if page in ("pages/home.py", "pages/evaluate.py"):  # the public URL shows the shipped ladder in words
+                words = {{str(v) for d in at.dataframe if "approach" in d.value.columns for v in d.value["approach"]}}
+                for rung in ("Gemma 3 270M · zero-shot prompt", "Gemma 3 270M · RAG, 8 retrieved examples"):
+                    if rung not in words:
+                        problems.append(f"{{page}} does not show {{rung!r}} from the shipped evidence: {{sorted(words)}}")
             if page == "pages/home.py":
                 status = " ".join(e.value for e in at.sidebar.get("info"))
                 if "requirements-local.txt" not in status:

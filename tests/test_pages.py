@@ -44,3 +44,26 @@ def test_dataset_preview_filters_split(app):
     total = len(app.dataframe[0].value)
     app.get("button_group")[0].set_value("test").run()
     assert 0 < len(app.dataframe[0].value) < total
+
+
+LADDER = {"Gemma 3 270M · zero-shot prompt", "Gemma 3 270M · few-shot prompt, 8 examples",
+          "Gemma 3 270M · RAG, 8 retrieved examples"}
+
+
+def _approach_words(at) -> set[str]:
+    return {str(v) for d in at.dataframe if "approach" in d.value.columns for v in d.value["approach"]}
+
+
+def test_a_first_visit_shows_the_whole_ladder_in_words_on_home_and_evaluate(app):
+    """The shipped evidence: one small LLM at every rung (prompt, examples, RAG, LoRA fine-tune) beside the
+    classifiers, named in words, on Home and on Evaluate — before the visitor runs anything."""
+    app.run()
+    for page in ("pages/home.py", "pages/evaluate.py"):
+        if page != "pages/home.py":
+            app.switch_page(page).run()
+        assert not app.exception, [e.value for e in app.exception]
+        words = _approach_words(app)
+        assert LADDER <= words, (page, words)
+        assert any(w.startswith("Gemma 3 270M · LoRA fine-tuned") for w in words), (page, words)
+        assert {"TF-IDF + logistic regression", "MiniLM embeddings · label-description similarity"} <= words
+        assert any(w.startswith("SetFit (MiniLM) fine-tuned") for w in words), (page, words)

@@ -10,7 +10,9 @@ import pytest
 from core.data import dataset as datasets
 from core.training import jobs
 from core.data.dataset import Example
-from core.training.options import SetFitOptions, estimate_setfit, setfit_pair_batch, setfit_pairs, setfit_plan
+from core.training.options import (HEAD_CS, SetFitOptions, estimate_setfit, setfit_pair_batch, setfit_pairs,
+                                   setfit_plan)
+from core.training.setfit_local import head_c_of, logistic_head
 from tests.training_data import repeated_dataset, tiny_dataset
 
 pytest.importorskip("setfit")
@@ -46,9 +48,19 @@ def test_the_defaults_follow_the_sweep_and_the_estimate_says_what_is_capped_and_
     plan = setfit_plan(train, SetFitOptions(body_examples_per_class=30))
     assert plan.body_examples == 60 and plan.max_steps == 65 and plan.natural > 65
     notes = " ".join(estimate_setfit(train, ds.split("dev"), SetFitOptions(body_examples_per_class=30)).notes)
-    assert "more steps hurt" in notes and "C=10 on all 200 examples" in notes and "TF-IDF" in notes
+    assert "more steps hurt" in notes and "C cross-validated (0.3–100) on all 200 examples" in notes and "TF-IDF" in notes
     assert "at most 30 examples per class" in notes
     assert "minutes" not in notes and "budget" in notes
+
+
+def test_the_head_is_cross_validated_unless_a_class_is_too_small_or_c_is_given():
+    from sklearn.linear_model import LogisticRegressionCV
+
+    cv = logistic_head(None, [0, 0, 0, 1, 1, 1, 1, 1, 1])
+    assert isinstance(cv, LogisticRegressionCV) and cv.cv == 3 and list(cv.Cs) == list(HEAD_CS)
+    assert logistic_head(None, [0] * 10 + [1] * 10).cv == 5
+    assert logistic_head(None, [0, 0, 1, 1, 1]).C == 10  # 2 examples in a class: too few to cross-validate
+    assert logistic_head(3.0, [0] * 10 + [1] * 10).C == 3.0
 
 
 def test_long_texts_get_fewer_pairs_per_step():
@@ -71,13 +83,15 @@ def test_a_saved_model_reloads_with_the_same_predictions(tmp_path):
     before, proba = clf.predict(texts), clf.predict_proba(texts)
     assert set(before) <= {"billing", "shipping"} and proba.shape == (4, 2)
     # The default blend: 50/50 with TF-IDF + LR, saved beside the model and reloaded with it.
-    assert clf.tfidf is not None and clf.model.model_head.C == 10
+    assert clf.tfidf is not None and clf.fit_info["head_c_chosen_by"] == "cross-validation"
+    assert clf.fit_info["head_c"] in HEAD_CS and head_c_of(clf.model.model_head) == clf.fit_info["head_c"]
     setfit_only = clf.model.predict_proba(texts, as_numpy=True)
     assert abs(0.5 * setfit_only + 0.5 * clf.tfidf.predict_proba(texts) - proba).max() < 1e-9
     path = clf.save(tmp_path / "m")
     assert json.loads((path / "ftlab.json").read_text())["tfidf_blend"] is True
     again = SetFitClassifier.load(path)
-    assert again.labels == ["billing", "shipping"] and again.tfidf is not None and again.model.model_head.C == 10
+    assert again.labels == ["billing", "shipping"] and again.tfidf is not None
+    assert head_c_of(again.model.model_head) == clf.fit_info["head_c"]
     assert again.predict(texts) == before
     assert abs(again.predict_proba(texts) - proba).max() < 1e-5
 

@@ -123,24 +123,35 @@ def _short(model: str) -> str:
     return model.rstrip("/").rsplit("/", 1)[-1] or model
 
 
-_BLENDED: dict[str, bool] = {}
+_MANIFESTS: dict[tuple[str, str], dict] = {}
 
 
-def _tfidf_blend(ref: str) -> bool:
-    """Whether the saved SetFit model averages its head with TF-IDF + LR (its manifest says so). A model that
-    cannot be found (yet) reads as not blended; a found one is remembered (a job's folder is written once)."""
-    if ref not in _BLENDED:
+def _manifest_of(ref: str, method: str) -> dict:
+    """A saved model's manifest, for its name in words (whether SetFit blends TF-IDF, how many examples it was
+    trained on). A model that cannot be found (yet) gives {}; a found one is remembered (a folder is written
+    once)."""
+    if (ref, method) not in _MANIFESTS:
         try:
-            path = resolve_model_dir(ref, "setfit")
-            _BLENDED[ref] = bool(json.loads((path / MANIFEST).read_text(encoding="utf-8")).get("tfidf_blend"))
+            path = resolve_model_dir(ref, method)
+            _MANIFESTS[ref, method] = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         except Exception:  # no such job or folder, no workspace: words only, never an error
-            return False
-    return _BLENDED[ref]
+            return {}
+    return _MANIFESTS[ref, method]
+
+
+def _trained_on(manifest: dict) -> str:
+    n = (manifest.get("summary") or {}).get("train_examples")
+    return f" on {n:,} examples" if n else ""
 
 
 def _setfit_words(s) -> str:
-    blend = " + TF-IDF blend" if _tfidf_blend(s.model) else ""
-    return f"SetFit (MiniLM) fine-tuned{blend} · {_short(s.model)}"
+    m = _manifest_of(s.model, "setfit")
+    blend = " + TF-IDF blend" if m.get("tfidf_blend") else ""
+    return f"SetFit (MiniLM) fine-tuned{_trained_on(m)}{blend} · {_short(s.model)}"
+
+
+def _lora_words(s) -> str:
+    return f"Gemma 3 270M · LoRA fine-tuned{_trained_on(_manifest_of(s.model, 'lora'))} · {_short(s.model)}"
 
 
 @register("local", "setfit", family="fine-tuned", model="all-MiniLM-L6-v2", words=_setfit_words)
@@ -149,8 +160,7 @@ class LocalSetFit(_FineTunedLocal):
     batch_size = 64
 
 
-@register("local", "lora", family="fine-tuned", model="gemma-3-270m",
-          words=lambda s: f"Gemma 3 270M · LoRA fine-tuned · {_short(s.model)}")
+@register("local", "lora", family="fine-tuned", model="gemma-3-270m", words=_lora_words)
 class LocalLora(_FineTunedLocal):
     method = "lora"
     batch_size = 8  # ~0.5 s per text: small batches keep the progress bar moving

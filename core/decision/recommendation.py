@@ -484,7 +484,10 @@ def for_runs(store: "Store", dataset: "Dataset", run_ids: Sequence[int], setting
     return recommend(store, dataset, rep, settings, answers)
 
 
-def default_run_ids(store: "Store", dataset_hash: str, split: str = "test", limit: int = 8) -> list[int]:
+DEFAULT_RUNS = 12  # the shipped evidence alone is 9 runs (four Gemma rungs, SetFit, three MiniLM classifiers, TF-IDF)
+
+
+def default_run_ids(store: "Store", dataset_hash: str, split: str = "test", limit: int = DEFAULT_RUNS) -> list[int]:
     """The runs a recommendation is made from by default — the same on every page, in the memo and in the CLI:
     the newest `limit` runs with predictions on this dataset version and split, oldest first."""
     from core.evaluation import runs as runs_mod

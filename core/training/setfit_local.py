@@ -1,5 +1,5 @@
 """Local backend 1: SetFit on the embedded MiniLM — contrastive fine-tuning of the body (a few dozen steps, stopped
-by a time budget), a logistic-regression head (C=10) on every training example, averaged with TF-IDF + LR.
+by a time budget), a logistic-regression head (C cross-validated) on every training example, averaged with TF-IDF + LR.
 
 Why these defaults: docs/train.md (the sweep of issue 12).
 

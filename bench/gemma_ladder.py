@@ -178,6 +178,13 @@ def main() -> None:
     if args.shipped:
         return shipped_table()
     os.environ.setdefault("FTLAB_WORKSPACE", str(Path(tempfile.gettempdir()) / "ftlab-gemma-bench"))
+    os.environ.setdefault("FTLAB_BASE_MODELS", str(Path(tempfile.gettempdir()) / "ftlab-gemma-base"))
+    # The one-time GGUF → safetensors conversion (~3 GB peak) runs in a child process, so that the RSS column
+    # measures the backend at work, not the first use's conversion.
+    import subprocess
+
+    subprocess.run([sys.executable, "-c", "from core.training.lora_local import ensure_base; ensure_base('.')"],
+                   cwd=ROOT, check=True)
     print(f"Gemma 3 270M ladder · cores {os.cpu_count()} · load avg {load()} · workspace {os.environ['FTLAB_WORKSPACE']}"
           + (f" · base {os.environ['FTLAB_BASE_MODELS']}" if os.environ.get("FTLAB_BASE_MODELS") else ""))
     rungs = args.rung or RUNGS

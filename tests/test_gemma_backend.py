@@ -75,6 +75,15 @@ def test_specs_parse_and_build_without_loading_the_model():
 
 
 @needs_model
+def test_long_prompts_go_fewer_at_a_time_so_memory_stays_flat():
+    """RAG prompts (hundreds of tokens each) are batched by a token budget, short ones by the batch size."""
+    from core.backends.gemma import token_batches
+
+    assert list(token_batches(range(10), [80] * 10, 8, 1024)) == [list(range(8)), [8, 9]]
+    assert list(token_batches(range(5), [500] * 5, 8, 1024)) == [[0, 1], [2, 3], [4]]
+    assert list(token_batches(range(3), [100, 400, 2000], 8, 1024)) == [[0, 1], [2]]  # too long: alone
+
+
 def test_predictions_are_labels_of_the_task_with_latency_and_no_cost(gemma_models):
     approach, ds = _fitted("gemma:zero-shot", gemma_models)
     test = ds.split("test")

@@ -40,6 +40,10 @@ from core.prompting import PromptConfig, format_answer, messages as render_messa
 from core.training.gemma_scorer import GemmaScorer
 
 MODEL = "gemma-3-270m"
+# Prompt tokens after the shared prefix per forward pass (items × the longest). RAG prompts (~500 tokens after
+# the prefix) go 2 at a time: a batch of 8 peaked at 2.66 GB RSS and 1.27 s per prediction, of 2 at 2.0 GB and
+# 1.17 s (sample task, 48 tickets); zero- and few-shot texts (~80 tokens) still go 8 at a time.
+BATCH_TOKENS = 1024
 # float32: on this CPU (avx512_bf16, no AMX) bfloat16 was not faster — sample task zero-shot 1.25 s vs 0.84 s
 # per prediction (bench/gemma_ladder.py, load 6–8 vs 3.6, so not conclusive) — and bf16 log-probs are coarse.
 # FTLAB_GEMMA_DTYPE=bfloat16 (or the `dtype` backend option) halves the weights' memory.
@@ -243,14 +247,26 @@ class GemmaApproach(Approach):
         rests = self.encode(texts)
         encode_ms = (time.perf_counter() - t0) * 1000 / max(len(texts), 1)
         order = sorted(range(len(texts)), key=lambda i: len(rests[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+        for idx in token_batches(order, [len(r) for r in rests], self.batch_size, BATCH_TOKENS):
             t0 = time.perf_counter()
             preds = self._predictions(self.scores([texts[i] for i in idx], [rests[i] for i in idx]),
                                       [rests[i] for i in idx])
             per = (time.perf_counter() - t0) * 1000 / len(idx) + encode_ms
             for i, p in zip(idx, preds):
                 yield i, _with_latency(p, per)
+
+
+def token_batches(order: Sequence[int], lengths: Sequence[int], size: int, budget: int) -> Iterator[list[int]]:
+    """Consecutive batches of `order` (shortest prompts first) of at most `size` items and at most `budget`
+    padded tokens (items × the longest, which is the last one); an item longer than the budget goes alone."""
+    batch: list[int] = []
+    for i in order:
+        if batch and (len(batch) == size or (len(batch) + 1) * lengths[i] > budget):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
 
 
 def _with_latency(p: Prediction, ms: float) -> Prediction:

@@ -58,6 +58,7 @@ def draw(rec: recs.Recommendation, detail: bool = True, container=None) -> None:
         box.markdown(f"- {reason}")
     if rec.comparisons and detail:
         box.dataframe(pd.DataFrame(rec.comparison_rows()), hide_index=True, width="stretch", column_config={
+            "approach": st.column_config.TextColumn(help="The approach in words; `spec` re-runs it (Evaluate, CLI)."),
             "accuracy": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
             "p": st.column_config.NumberColumn(format="%.3g", help="McNemar exact test against the most accurate."),
             "p (Holm)": st.column_config.NumberColumn(format="%.3g", help="Holm-corrected over every pair of approaches "

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.endpoint import Endpoint
 from core.prompts import charts, results, store as prompt_store
+from core.prompts.budget import default_calls
 from core.prompts.search import Budget, CallOptions, PromptSearch, estimate, latest
 from core.tiers import endpoint_status, local_status
 from core.prompts.space import DESCRIPTIONS, INSTRUCTIONS, OUTPUTS, SELECTIONS, SearchSpace, instruction_text
@@ -91,7 +92,8 @@ except ValueError as exc:
     st.stop()
 
 b1, b2, b3 = st.columns(3)
-calls = b1.number_input("Budget: calls", 50, 1_000_000, 3000 if backend == "local" else 600, step=50,
+n_dev, n_test = (sum(1 for e in ds.split(sp) if e.label is not None) for sp in ("dev", "test"))
+calls = b1.number_input("Budget: calls", 50, 1_000_000, default_calls(n_dev, n_test, backend == "local"), step=50,
                         key=f"prompts_calls_{backend}",
                         help="Hard cap on new calls (local: predictions), including scoring the chosen and the "
                              "naive prompt once on test. Answers already stored are free.")
@@ -111,25 +113,27 @@ def _estimate(db: str, dataset_hash: str, target: str, space_json: str, calls: i
 try:
     est = _estimate(str(store.path), ds.hash, target, json.dumps(space.to_dict()), budget.calls, budget.usd,
                     calls.endpoint.base_url)
-except ValueError as exc:
+except ValueError as exc:  # no new search with this budget; the stored results below stay visible
     st.error(str(exc), icon=":material/error:")
-    st.stop()
-m = st.columns(4)
-m[0].metric("Candidates", f"{est.tried} of {est.candidates}", help="Tried within the budget / in the space "
-            + (f"(+{est.meta} written by the model)" if est.meta else ""))
-m[1].metric("Halving rounds", est.rounds, help=f"Round 1 scores every candidate on {est.first_round_n} of "
-            f"{est.dev_n} dev examples; each round the better half gets twice as many.")
-m[2].metric("Calls at most", f"{est.calls:,}", help=f"search {est.search_calls:,} + test {est.test_calls:,} "
-            f"(chosen and naive, once). Every candidate on the whole dev split: {est.exhaustive_calls:,}.")
-m[3].metric("Cost at most", "free" if backend == "local" else ("unknown price" if est.usd is None
-            else f"${est.usd:,.3f}"), help="tiktoken estimate × catalog price, before any call.")
-for note in est.notes:
-    st.caption(f"Note: {note}")
+    est = None
+if est:
+    m = st.columns(4)
+    m[0].metric("Candidates", f"{est.tried} of {est.candidates}", help="Tried within the budget / in the space "
+                + (f"(+{est.meta} written by the model)" if est.meta else ""))
+    m[1].metric("Halving rounds", est.rounds, help=f"Round 1 scores every candidate on {est.first_round_n} of "
+                f"{est.dev_n} dev examples; each round the better half gets twice as many.")
+    m[2].metric("Calls at most", f"{est.calls:,}", help=f"search {est.search_calls:,} + test {est.test_calls:,} "
+                f"(chosen and naive, once). Every candidate on the whole dev split: {est.exhaustive_calls:,}.")
+    m[3].metric("Cost at most", "free" if backend == "local" else ("unknown price" if est.usd is None
+                else f"${est.usd:,.3f}"), help="tiktoken estimate × catalog price, before any call.")
+    for note in est.notes:
+        st.caption(f"Note: {note}")
 
 # --- running --------------------------------------------------------------------------------------
 
 r1, r2 = st.columns([1, 1])
-run_clicked = r1.button("Run the search", type="primary", icon=":material/play_arrow:", key="prompts_run")
+run_clicked = r1.button("Run the search", type="primary", icon=":material/play_arrow:", key="prompts_run",
+                        disabled=est is None)
 stopped = r2.button("Stop", icon=":material/stop:", key="prompts_stop",
                     help="Stops after the calls in flight; everything scored is kept, and running again "
                          "continues for free.")

@@ -24,7 +24,8 @@ def _recommendation(at) -> list[str]:
 def test_fresh_workspace_shows_the_preloaded_verdict(page):
     """A first visit shows real evidence at once: the shipped local runs, with where they came from."""
     assert _recommendation(page)
-    assert set(page.dataframe[0].value["approach"]) >= {"classical:tfidf-lr", "local:zero-shot"}
+    assert set(page.dataframe[0].value["spec"]) >= {"classical:tfidf-lr", "local:zero-shot"}
+    assert "TF-IDF + logistic regression" in set(page.dataframe[0].value["approach"])  # in words
     assert any("python -m core preload --regenerate" in c.value for c in page.caption)
 
 

@@ -31,7 +31,7 @@ def test_a_search_shows_table_chart_and_honesty_and_promoting_sets_the_baseline(
     at.radio(key="prompts_backend").set_value("openai").run()
     at.radio(key="ps_retriever").set_value("tfidf").run()  # no MiniLM in this test
     at.number_input(key="ps_meta").set_value(0).run()
-    at.number_input(key="prompts_calls_openai").set_value(400).run()
+    at.number_input(key="prompts_calls_openai").set_value(1200).run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Candidates" in [m.label for m in at.metric]  # the plan is shown before anything runs
     assert server.count() == 0
@@ -40,14 +40,18 @@ def test_a_search_shows_table_chart_and_honesty_and_promoting_sets_the_baseline(
     at.button(key="prompts_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     paid = sum(server.billed.values())
-    assert 0 < paid <= 400
+    assert 0 < paid <= 1200
     assert charts(at), "no chart"
     table = at.dataframe[0].value
     assert {"dev_accuracy", "tokens_per_call", "cost_per_1k_usd", "role"} <= set(table.columns)
     assert (table["role"] == "chosen").sum() == 1 and (table["role"] == "naive").sum() == 1
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Chosen · test"] != "–" and metrics["Naive · dev"] != "–"
-    assert any("dev split" in w.value for w in at.warning)  # 68 dev examples cannot separate the top two
+    # Honesty: the page warns exactly when the dev split cannot tell the top two candidates apart.
+    honesty = latest(store, load_sample().hash)["result"]["honesty"]
+    assert honesty["separable"] is not None and honesty["dev_n"] == len(load_sample().split("dev"))
+    warned = any("cannot separate the top two" in w.value for w in at.warning)
+    assert warned == (not honesty["separable"]), honesty
     assert len([d for d in at.get("download_button") if d.label != "Download a backup"]) == 2  # the sidebar has one
 
     ds_hash = load_sample().hash
@@ -74,3 +78,9 @@ def test_a_search_shows_table_chart_and_honesty_and_promoting_sets_the_baseline(
     at.switch_page("pages/prompts.py").run()
     assert charts(at) and at.dataframe and server.count() == 0
     assert any("Prompted baseline now: v1" in c.value for c in at.caption)
+    # A budget too small for a new search says how much is needed, and the stored result stays on screen.
+    at.number_input(key="prompts_calls_openai").set_value(600).run()
+    sample = load_sample()
+    least = 2 * len(sample.split("test")) + len(sample.split("dev")) + 16
+    assert any(f"give at least {least} calls" in e.value for e in at.error)
+    assert charts(at) and at.dataframe and at.button(key="prompts_run").disabled

@@ -136,7 +136,8 @@ def test_a_trained_model_evaluates_as_an_approach(store):
     job = launch_local(store, "local-setfit", ds, FAST, detach=False)
     assert trained_models(store, ds) == [job.approach_spec]  # offered on the Evaluate page
     approach = approach_from_spec(job.approach_spec, store=store)
-    assert describe(f"local:setfit:{job.model_ref}").startswith("SetFit (MiniLM) fine-tuned + TF-IDF blend · ")
+    n = len(ds.split("train"))
+    assert describe(f"local:setfit:{job.model_ref}").startswith(f"SetFit (MiniLM) fine-tuned on {n} examples + TF-IDF blend · ")
     assert approach.spec == job.approach_spec and approach.config()["model_dir"] == job.model_ref
     run = runs.execute(store, ds, approach, "test")
     rows = runs.predictions(store, run.id)

@@ -137,7 +137,8 @@ def build(store: Store, dataset: Dataset, run_ids: Sequence[int], scenario: eco.
     ]
     for row, c in zip(rec.comparison_rows(), rec.comparisons):
         m = rep.metrics[c.approach]
-        name = f"**{c.approach}**" if row["recommended"] else c.approach
+        words = f"{row['approach']} (`{c.approach}`)"  # in words, with the spec that re-runs it
+        name = f"**{words}**" if row["recommended"] else words
         outcome = c.outcome + (f" (~{c.more_examples_needed:,} more examples)" if c.more_examples_needed else "")
         md.append(
             f"| {link(c.approach, name)} | {link(c.approach, _pct(c.accuracy))} | {row['95 % CI (Wilson)']}"

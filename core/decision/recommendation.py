@@ -141,7 +141,7 @@ class Recommendation:
         for c in self.comparisons:
             e = econ.get(c.approach)
             rows.append({
-                "approach": c.approach, "recommended": c.approach == self.recommended,
+                "approach": describe(c.approach), "spec": c.approach, "recommended": c.approach == self.recommended,
                 "accuracy": c.accuracy, "95 % CI (Wilson)": f"{c.accuracy_ci95[0]:.1%} – {c.accuracy_ci95[1]:.1%}",
                 "vs best (points)": None if c.p is None else round(c.diff * 100, 1),
                 "95 % CI of the difference": "—" if c.p is None else

@@ -67,6 +67,14 @@ def too_small(budget: Budget, dev_n: int, test_n: int) -> ValueError:
         f"{2 * MIN_FIRST_ROUND} more — give at least {test_calls + dev_n + 2 * MIN_FIRST_ROUND} calls")
 
 
+def default_calls(dev_n: int, test_n: int, local: bool) -> int:
+    """The budget a search starts with: the references (chosen and naive on test, naive on dev) and room for the
+    first round of a few dozen candidates plus the halving rounds (4 × dev), in steps of 50; at least 600 calls
+    (3,000 predictions locally, where they are free). The sample task (dev 168, test 452): 1,750 calls."""
+    need = 2 * test_n + dev_n + 4 * dev_n
+    return max(3000 if local else 600, -(-need // 50) * 50)
+
+
 def check_room(budget: Budget, dev_n: int, test_n: int) -> None:
     """Refuse a call budget that cannot even pay for the references (cheap: before any candidate is generated)."""
     if budget.calls - 2 * test_n < dev_n + 2 * MIN_FIRST_ROUND:

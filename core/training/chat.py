@@ -33,6 +33,12 @@ def short_system_text(task: Task) -> str:
     return task.system_prompt(with_descriptions=False)
 
 
+def fine_tune_system_text(task: Task, prompt: str) -> str:
+    """The system prompt a local fine-tune is trained and asked with: `short` (instruction + label names) or
+    `full` (the chat records' own, guidelines included — what adapters saved before the option used)."""
+    return short_system_text(task) if prompt == "short" else system_text(task)
+
+
 def chat_records(task: Task, examples: Iterable[Example]) -> list[dict]:
     return [chat_record(task, e.text, e.label) for e in examples if e.label is not None]
 

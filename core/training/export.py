@@ -165,10 +165,11 @@ def _adapter(src: Path, work: Path, models_dir: Path, on_message) -> Export:
 
 
 def _system(m: dict) -> str:
+    """The system prompt the adapter was trained with (short or full: its manifest's options say which)."""
     from core.data.task import Task
-    from core.training.chat import system_text
+    from core.training.chat import fine_tune_system_text
 
-    return system_text(Task.model_validate(m["task"]))
+    return fine_tune_system_text(Task.model_validate(m["task"]), m.get("options", {}).get("prompt", "full"))
 
 
 def _prompt_words(m: dict) -> str:

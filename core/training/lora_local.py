@@ -34,7 +34,7 @@ from core.encoder import prepare_torch_env
 from core.data.task import Task
 from core.training import LORA_BASE
 from core.training.gemma_scorer import ANSWER_END  # the one end-of-answer marker, shared with the scorer
-from core.training.chat import chat_records, short_system_text, system_text, training_examples
+from core.training.chat import chat_records, fine_tune_system_text, training_examples
 from core.training.options import LORA_DEV_EXAMPLES, LoraOptions
 
 MANIFEST = "ftlab.json"
@@ -197,9 +197,9 @@ class LoraClassifier:
         if self._encoder is None:
             # Short: the instruction and the label names; full: the system prompt of the chat records (the same
             # words the hosted provider trains on).
-            short = self.options.prompt == "short"
-            system = (short_system_text if short else system_text)(self.task)
-            self._encoder = Encoder(self.tokenizer, system, self.options.max_text_tokens, replace_system=short)
+            system = fine_tune_system_text(self.task, self.options.prompt)
+            self._encoder = Encoder(self.tokenizer, system, self.options.max_text_tokens,
+                                    replace_system=self.options.prompt == "short")
             self._label_ids = [self._encoder.answer_ids(lab) for lab in self.labels]
         return self._encoder
 

@@ -36,13 +36,28 @@ def recommendation(ds, ids: list[int], answers=None) -> recs.Recommendation:
 
 @st.cache_data(show_spinner="Comparing approaches and pricing them at your volume …", max_entries=32)
 def _recommend(db_path: str, dataset_hash: str, stamp: tuple, s: recs.Settings, answers):
-    store = shared.store()
+    ds = _dataset(dataset_hash)
+    return recs.recommend(shared.store(), ds, _report(db_path, dataset_hash, stamp), s, answers)
+
+
+def _dataset(dataset_hash: str):
     ds = shared.current_dataset()
     if ds.hash != dataset_hash:  # another dataset was selected meanwhile: load the one asked for
         from core.data import dataset as datasets
 
-        ds = datasets.load(store, dataset_hash)
-    return recs.for_runs(store, ds, [i for i, *_ in stamp], s, answers)
+        ds = datasets.load(shared.store(), dataset_hash)
+    return ds
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _report(db_path: str, dataset_hash: str, stamp: tuple):
+    """The measured part (metrics, significance): it changes only when the runs do, not with Decide's sliders."""
+    from core.evaluation import report as reports, runs
+
+    if not stamp:
+        return None
+    store = shared.store()
+    return reports.build(store, [runs.get(store, i) for i, *_ in stamp], _dataset(dataset_hash).task.label_names)
 
 
 def draw(rec: recs.Recommendation, detail: bool = True, container=None) -> None:

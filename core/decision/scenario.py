@@ -26,9 +26,23 @@ def _money(v: float | None) -> str:
     return "—" if v is None else f"${v:,.2f}"
 
 
+_PROFILES: dict[tuple[str, str, str], eco.TokenProfile | None] = {}
+
+
 def dataset_profile(dataset: Dataset, system_prompt: str, model: str) -> eco.TokenProfile | None:
     """Tokens per call of each approach, counted over the labelled examples (training tokens over the labelled
-    train split, or every labelled example when the split has none). None: no labelled example to count."""
+    train split, or every labelled example when the split has none). None: no labelled example to count.
+    Remembered per dataset version, prompt and model (a version's examples never change): a Decide slider
+    rerun does not count 1,290 tickets again."""
+    key = (dataset.hash, system_prompt, model)
+    if key not in _PROFILES:
+        if len(_PROFILES) > 64:
+            _PROFILES.clear()
+        _PROFILES[key] = _count_profile(dataset, system_prompt, model)
+    return _PROFILES[key]
+
+
+def _count_profile(dataset: Dataset, system_prompt: str, model: str) -> eco.TokenProfile | None:
     labelled = dataset.labelled
     if not labelled:
         return None

@@ -26,6 +26,7 @@ import math
 import os
 import random
 import shutil
+import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -61,7 +62,12 @@ def base_ready(models_dir: Path) -> bool:
     return (d / "model.safetensors").is_file() and (d / "tokenizer.json").is_file()
 
 
-def ensure_base(models_dir: Path, on_message: Callable[[str], None] = print) -> Path:
+def _to_stderr(message: str) -> None:
+    # Progress talk goes to stderr: the CLI's stdout is the --json contract (`evaluate` may convert on first use).
+    print(message, file=sys.stderr, flush=True)
+
+
+def ensure_base(models_dir: Path, on_message: Callable[[str], None] = _to_stderr) -> Path:
     """The dequantized base model as safetensors under the workspace, converted from the GGUF on first use."""
     target = base_dir(models_dir)
     if base_ready(models_dir):
@@ -92,7 +98,7 @@ def ensure_base(models_dir: Path, on_message: Callable[[str], None] = print) -> 
     return target
 
 
-def load_base(models_dir: Path, on_message: Callable[[str], None] = print, dtype: str = "float32"):
+def load_base(models_dir: Path, on_message: Callable[[str], None] = _to_stderr, dtype: str = "float32"):
     """(model, tokenizer) of the base; `dtype` "bfloat16" halves its memory (inference: core/backends/gemma.py)."""
     prepare_torch_env()
     import torch

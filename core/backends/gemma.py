@@ -110,9 +110,8 @@ class GemmaApproach(Approach):
         # Text contract by default: the answer scored is the bare label name. Scoring makes the two contracts
         # nearly equivalent (with JSON every label's answer starts with the same `{"label": "` tokens, which
         # carry no evidence), but the JSON answer costs ~6 more scored positions per label, and the task's
-        # own instruction (the system prompt)
-        # asks for "the category name only". Not yet compared for accuracy on this model: run
-        # `bench/gemma_ladder.py --rung gemma:zero-shot:output=json`.
+        # own instruction (the system prompt) asks for "the category name only". Not yet compared for accuracy
+        # on this model: run `bench/gemma_ladder.py --rung gemma:zero-shot:output=json`.
         self.prompt = prompt or PromptConfig(k=int(k), selection=selection, seed=int(seed),
                                              descriptions=bool(descriptions), output=output)
         if self.prompt.selection == "retrieved" and retriever is None:

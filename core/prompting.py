@@ -180,3 +180,41 @@ def spec_params(prompt: PromptConfig, method: str, default_output: OutputFormat)
     if prompt.output != default_output:
         shown["output"] = prompt.output
     return shown
+
+
+class PromptedExemplars:
+    """The examples a prompted approach shows the model: k fixed exemplars, or per input the k nearest train
+    examples (RAG, nearest last). One mixin for every backend that renders this module's prompt (the chat
+    backend, the local Gemma), so "few-shot" and "RAG" pick the same examples whatever model reads them.
+
+    The class using it is an Approach with `prompt` (a PromptConfig) and `retriever` (for RAG)."""
+
+    prompt: PromptConfig
+    retriever: str | None
+
+    def _fit(self, train: list[Example]) -> None:
+        self._train = train
+        if self.prompt.k and not train:
+            raise ValueError(f"{self.spec} needs labelled train examples for its exemplars")
+        if self.prompt.selection == "retrieved":
+            from core.retrieval import Retriever
+
+            self._index = Retriever(self.retriever).fit([e.text for e in train])
+            self._fixed: list[Example] = []
+        else:
+            self._fixed = self._fixed_exemplars(train)
+
+    def _fixed_exemplars(self, train: list[Example]) -> list[Example]:
+        return select_exemplars(train, self.prompt.k, self.prompt.selection, self.prompt.seed)
+
+    @property
+    def retrieves(self) -> bool:
+        return self.prompt.selection == "retrieved" and self.prompt.k > 0
+
+    def exemplars_for(self, texts: Sequence[str]) -> list[list[Example]]:
+        self._require_fit()
+        if not self.retrieves:
+            return [self._fixed for _ in texts]
+        idx, _ = self._index.query(list(texts), self.prompt.k)
+        # Nearest last: closest to the input, where a model weighs context most.
+        return [[self._train[j] for j in reversed(row)] for row in idx]

@@ -36,7 +36,7 @@ import numpy as np
 from core.approach import Approach, Prediction
 from core.backends import per_k, register
 from core.data.dataset import Example
-from core.prompting import PromptConfig, format_answer, messages as render_messages, select_exemplars
+from core.prompting import PromptConfig, PromptedExemplars, format_answer, messages as render_messages
 from core.training.gemma_scorer import GemmaScorer
 
 MODEL = "gemma-3-270m"
@@ -87,7 +87,7 @@ def load_model(models_dir: Path | None = None, dtype: str | None = None):
 # --- the approach -------------------------------------------------------------------------------
 
 
-class GemmaApproach(Approach):
+class GemmaApproach(PromptedExemplars, Approach):
     """Gemma 3 270M asked with the lab's chat prompt; the label whose answer is most probable wins."""
 
     backend = "gemma"
@@ -140,41 +140,17 @@ class GemmaApproach(Approach):
 
         return str(Spec(self.backend, self.method, self.arg, spec_params(self.prompt, self.method, "text")))
 
-    # -- fit: choose the exemplars or index the train split; load the model and cache the shared prefix
+    # -- fit: the exemplars (PromptedExemplars); the model loads and the shared prefix is cached on first use
     def _fit(self, train: list[Example]) -> None:
-        self._train = train
-        if self.prompt.k and not train:
-            raise ValueError(f"{self.spec} needs labelled train examples for its exemplars")
-        if self.prompt.selection == "retrieved":
-            from core.retrieval import Retriever
-
-            self._index = Retriever(self.retriever).fit([e.text for e in train])
-            self._fixed: list[Example] = []
-        else:
-            self._fixed = self._fixed_exemplars(train)
+        super()._fit(train)
         self._scorer = None
         self._prefix = None
-
-    def _fixed_exemplars(self, train: list[Example]) -> list[Example]:
-        return select_exemplars(train, self.prompt.k, self.prompt.selection, self.prompt.seed)
-
-    @property
-    def retrieves(self) -> bool:
-        return self.prompt.selection == "retrieved" and self.prompt.k > 0
 
     def scorer(self) -> GemmaScorer:
         if self._scorer is None:
             model, tok = load_model(self.models_dir or default_models_dir(self.store), self.dtype)
             self._scorer = GemmaScorer(model, tok)
         return self._scorer
-
-    def exemplars_for(self, texts: Sequence[str]) -> list[list[Example]]:
-        self._require_fit()
-        if not self.retrieves:
-            return [self._fixed for _ in texts]
-        idx, _ = self._index.query(list(texts), self.prompt.k)
-        # Nearest last, as the chat backend does: closest to the input, where a model weighs context most.
-        return [[self._train[j] for j in reversed(row)] for row in idx]
 
     def messages(self, text: str, exemplars: Sequence[Example]) -> list[dict[str, str]]:
         """The chat messages — exactly what the OpenAI-compatible backend would send."""

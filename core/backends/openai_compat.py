@@ -33,7 +33,7 @@ from core.endpoint import Endpoint, async_client, describe_error
 from core.approach import Approach, Prediction, Spec
 from core.backends import per_k, register
 from core.data.dataset import Example
-from core.prompting import (PromptConfig, messages as render_messages, parse_label, response_format, select_exemplars,
+from core.prompting import (PromptConfig, PromptedExemplars, messages as render_messages, parse_label, response_format,
                             spec_params)
 
 DEFAULT_CONCURRENCY = 8
@@ -75,7 +75,7 @@ def estimate_tokens(model: str, msgs: list[dict], output: str) -> tuple[int, int
 # --- the approach -----------------------------------------------------------------
 
 
-class ChatApproach(Approach):
+class ChatApproach(PromptedExemplars, Approach):
     """A prompted chat model. scikit-learn feel: configure, fit (choose exemplars / index the train split), predict."""
 
     backend = "openai"
@@ -154,27 +154,6 @@ class ChatApproach(Approach):
         if self.tuned_from:
             shown["tuned_from"] = self.tuned_from
         return str(Spec(self.backend, self.method, self.model, shown, arg=self.arg))
-
-    # -- fit: choose the exemplars (few-shot) or index the train split (RAG)
-    def _fit(self, train: list[Example]) -> None:
-        self._train = train
-        if self.prompt.k and not train:
-            raise ValueError(f"{self.spec} needs labelled train examples for its exemplars")
-        if self.prompt.selection == "retrieved":
-            from core.retrieval import Retriever
-
-            self._index = Retriever(self.retriever).fit([e.text for e in train])
-            self._fixed: list[Example] = []
-        else:
-            self._fixed = select_exemplars(train, self.prompt.k, self.prompt.selection, self.prompt.seed)
-
-    def exemplars_for(self, texts: Sequence[str]) -> list[list[Example]]:
-        self._require_fit()
-        if self.prompt.selection != "retrieved" or not self.prompt.k:
-            return [self._fixed for _ in texts]
-        idx, _ = self._index.query(list(texts), self.prompt.k)
-        # Nearest last: closest to the input, where a model weighs context most.
-        return [[self._train[j] for j in reversed(row)] for row in idx]
 
     def request(self, text: str, exemplars: Sequence[Example], structured: bool) -> dict[str, Any]:
         """The chat request body for one input (what is hashed into the response key)."""

@@ -142,6 +142,21 @@ class Provider:
         they exist. Raises the SDK's errors (hosted.launch turns them into a refused or failed job)."""
         raise NotImplementedError
 
+    def upload_splits(self, store, job, dataset, opts, upload) -> dict:
+        """The job's params with the uploaded file ids: the train split's file, and the dev split's when
+        `opts.use_validation` and the split has examples. `upload(records, split)` sends one ("train" or "dev")
+        and returns its id; each id is written to the job the moment it exists (a retry finds it)."""
+        from core.training import jobs
+
+        params = dict(job.params)
+        params["training_file"] = upload(self.records(dataset, opts), "train")
+        jobs.update(store, job.id, params=params)
+        dev = self.records(dataset, opts, "dev") if opts.use_validation else []
+        if dev:
+            params["validation_file"] = upload(dev, "dev")
+            jobs.update(store, job.id, params=params)
+        return params
+
     def poll(self, store, client, job) -> Progress:  # pragma: no cover - abstract
         """The job's status now; new events and loss points are stored (once each) on the way."""
         raise NotImplementedError

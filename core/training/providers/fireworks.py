@@ -87,13 +87,8 @@ class Fireworks(Provider):
         return ds.name
 
     def submit(self, store, client, job, dataset, opts: FireworksOptions) -> Progress:
-        params = dict(job.params)
-        params["training_file"] = self._dataset(store, client, job, self.records(dataset, opts), "train")
-        jobs.update(store, job.id, params=params)
-        dev = self.records(dataset, opts, "dev") if opts.use_validation else []
-        if dev:
-            params["validation_file"] = self._dataset(store, client, job, dev, "dev")
-            jobs.update(store, job.id, params=params)
+        params = self.upload_splits(store, job, dataset, opts,
+                                    lambda records, split: self._dataset(store, client, job, records, split))
         optional = {k: v for k, v in (("batch_size", opts.batch_size), ("max_context_length", opts.max_context_length),
                                       ("evaluation_dataset", params.get("validation_file"))) if v}
         created = client.supervised_fine_tuning_jobs.create(

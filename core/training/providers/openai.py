@@ -56,23 +56,18 @@ class OpenAICompatible(Provider):
         return files.estimate(dataset, base_model, self.records(dataset, opts),
                               opts.n_epochs if isinstance(opts.n_epochs, int) else None)
 
+    def _upload(self, store, client, job, dataset, records: list[dict], split: str) -> str:
+        uploaded = client.files.create(file=(f"ftlab-{dataset.hash}-{split}.jsonl", files.to_bytes(records)),
+                                       purpose="fine-tune")
+        which = {"train": "training", "dev": "validation"}[split]
+        jobs.add_event(store, job.id, "message", f"uploaded the {which} file ({len(records)} examples): {uploaded.id}")
+        return uploaded.id
+
     def submit(self, store, client, job, dataset, opts: HostedOptions) -> Progress:
-        records = self.records(dataset, opts)
-        params = dict(job.params)
-        train_file = client.files.create(file=(f"ftlab-{dataset.hash}-train.jsonl", files.to_bytes(records)),
-                                         purpose="fine-tune")
-        params["training_file"] = train_file.id
-        jobs.update(store, job.id, params=params)
-        jobs.add_event(store, job.id, "message", f"uploaded the training file ({len(records)} examples): {train_file.id}")
-        dev = self.records(dataset, opts, "dev") if opts.use_validation else []
-        if dev:
-            valid_file = client.files.create(file=(f"ftlab-{dataset.hash}-dev.jsonl", files.to_bytes(dev)),
-                                             purpose="fine-tune")
-            params["validation_file"] = valid_file.id
-            jobs.update(store, job.id, params=params)
-            jobs.add_event(store, job.id, "message", f"uploaded the validation file ({len(dev)} examples): {valid_file.id}")
+        params = self.upload_splits(store, job, dataset, opts,
+                                    lambda records, split: self._upload(store, client, job, dataset, records, split))
         created = client.fine_tuning.jobs.create(
-            model=job.base_model, training_file=train_file.id, validation_file=params.get("validation_file"),
+            model=job.base_model, training_file=params["training_file"], validation_file=params.get("validation_file"),
             method=opts.method_payload(), suffix=opts.suffix or None, seed=opts.seed,
             # Found again by this metadata if the app dies before it records the provider's job id.
             metadata={"ftlab_job": job.id, "ftlab_dataset": dataset.hash},

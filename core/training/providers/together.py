@@ -90,13 +90,9 @@ class Together(Provider):
         return uploaded.id
 
     def submit(self, store, client, job, dataset, opts: TogetherOptions) -> Progress:
-        params = dict(job.params)
-        params["training_file"] = self._upload(store, client, job, self.records(dataset, opts), "training")
-        jobs.update(store, job.id, params=params)
-        dev = self.records(dataset, opts, "dev") if opts.use_validation else []
-        if dev:
-            params["validation_file"] = self._upload(store, client, job, dev, "validation")
-            jobs.update(store, job.id, params=params)
+        which = {"train": "training", "dev": "validation"}
+        params = self.upload_splits(store, job, dataset, opts,
+                                    lambda records, split: self._upload(store, client, job, records, which[split]))
         extra = {"validation_file": params["validation_file"]} if params.get("validation_file") else {}
         price = client.fine_tuning.estimate_price(training_file=params["training_file"], model=job.base_model,
                                                   n_epochs=opts.n_epochs, **extra)

@@ -40,7 +40,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from tests.fake_openai import FakeOpenAI, FakeRequest, FakeResponse, route
+from tests.fake_openai import FakeOpenAI, FakeRequest, FakeResponse, route, serve_by_hand
 
 # google.rpc.Code numbers, as the Fireworks gateway (grpc-gateway) puts them in error bodies
 RPC = {"INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7,
@@ -328,14 +328,9 @@ class FakeFireworks(FakeOpenAI):
 
 def main() -> None:  # pragma: no cover - for trying a provider by hand
     """`python -m tests.fake_fireworks`: serve on a free port until Ctrl-C, printing the base URLs."""
-    with FakeFireworks(phase_s=2, step_s=1, steps=30) as server:
-        print(f"FIREWORKS_BASE_URL={server.root_url} FIREWORKS_ACCOUNT_ID={server.account} "
-              f"(OpenAI-compatible: {server.inference_url})", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    server = FakeFireworks(phase_s=2, step_s=1, steps=30).start()
+    serve_by_hand(server, f"FIREWORKS_BASE_URL={server.root_url} FIREWORKS_ACCOUNT_ID={server.account} "
+                          f"(OpenAI-compatible: {server.inference_url})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -513,6 +513,18 @@ class FakeOpenAI:
 # --- in another process ------------------------------------------------------------------
 
 
+def serve_by_hand(server, *lines: str) -> None:  # pragma: no cover - for trying a provider or a page by hand
+    """Keep a started fake server running until Ctrl-C, after printing the lines that point the lab at it."""
+    print(*lines, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
 def _serve_forever(conn, kwargs: dict) -> None:
     with FakeOpenAI(**kwargs) as server:
         conn.send(server.base_url)

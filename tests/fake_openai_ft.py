@@ -25,7 +25,7 @@ import math
 import threading
 import time
 
-from tests.fake_openai import FakeOpenAI, FakeRequest, FakeResponse, error_response, route
+from tests.fake_openai import FakeOpenAI, FakeRequest, FakeResponse, error_response, route, serve_by_hand
 
 REFUSAL = ("Fine-tuning is not available for your organization. OpenAI is winding down self-serve fine-tuning; "
            "new organizations can no longer create fine-tuning jobs.")
@@ -223,13 +223,8 @@ class FakeFineTuning(FakeOpenAI):
 
 def main() -> None:  # pragma: no cover - for trying the Train page by hand
     """`python -m tests.fake_openai_ft`: serve on a free port until Ctrl-C, printing the base URL."""
-    with FakeFineTuning(phase_s=2, step_s=1, steps=30) as server:
-        print(f"OPENAI_BASE_URL={server.base_url}", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    server = FakeFineTuning(phase_s=2, step_s=1, steps=30).start()
+    serve_by_hand(server, f"OPENAI_BASE_URL={server.base_url}")
 
 
 if __name__ == "__main__":  # pragma: no cover

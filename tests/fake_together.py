@@ -35,7 +35,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from tests.fake_openai import FakeOpenAI, FakeRequest, FakeResponse, route
+from tests.fake_openai import FakeOpenAI, FakeRequest, FakeResponse, route, serve_by_hand
 
 QUOTA_MESSAGE = ("Insufficient balance: this job is estimated to cost more than your remaining credit limit. "
                  "Add credits in Settings -> Billing to continue.")
@@ -437,13 +437,8 @@ class FakeTogether(FakeOpenAI):
 
 def main() -> None:  # pragma: no cover - for trying a provider by hand
     """`python -m tests.fake_together`: serve on a free port until Ctrl-C, printing the base URLs."""
-    with FakeTogether(phase_s=2, step_s=1, steps=30) as server:
-        print(f"TOGETHER_BASE_URL={server.root_url}  (OpenAI-compatible: {server.base_url})", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    server = FakeTogether(phase_s=2, step_s=1, steps=30).start()
+    serve_by_hand(server, f"TOGETHER_BASE_URL={server.root_url}  (OpenAI-compatible: {server.base_url})")
 
 
 if __name__ == "__main__":  # pragma: no cover
